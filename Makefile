@@ -1,0 +1,58 @@
+# mathphys_nb — the two commands a new user needs are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell cat settings.ini setup.py pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+export MPLBACKEND := Agg
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install demo test test-fast lab docs readme bench data export clean browser-deps
+
+## Set-up: venv + CPU torch first (so pip never pulls a multi-GB CUDA build) + the package with dev extras.
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+## The main job: the end-to-end pipeline, headless, writing build/demo/report.html.
+demo: install
+	$(PY) -m mathphys_nb.demo
+
+## Every check CI runs (export/clean in sync, every notebook, unit/property tests, docs, real browser).
+test: install browser-deps
+	$(PY) -m pytest tests -n 2 -p no:cacheprovider
+
+## Without the browser test (no chromium needed).
+test-fast: install
+	$(PY) -m pytest tests -n 2 -p no:cacheprovider -m "not browser"
+
+browser-deps:
+	@bash tools/ensure_chromium.sh
+
+## JupyterLab on the lessons, bound to 127.0.0.1, token auth kept on.
+lab: install
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser --ServerApp.root_dir=nbs/lessons $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+docs: install
+	$(PY) -m mathphys_nb.docs docs
+
+readme: install
+	$(PY) -m mathphys_nb.docs readme
+
+bench: install
+	$(PY) -m mathphys_nb.bench
+
+data: install
+	$(PY) -m mathphys_nb.data default
+
+## After editing notebooks: regenerate the library and clean the notebooks.
+export: install
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(PY) -m mathphys_nb.docs readme
+
+clean:
+	rm -rf build _docs _proc .pytest_cache
