@@ -128,4 +128,12 @@ d = { 'settings': { 'branch': 'main',
                                    'mathphys_nb.viz3d.SurfaceView.update': ('viz3d.html#surfaceview.update', 'mathphys_nb/viz3d.py'),
                                    'mathphys_nb.viz3d.grid_faces': ('viz3d.html#grid_faces', 'mathphys_nb/viz3d.py'),
                                    'mathphys_nb.viz3d.height_colors': ('viz3d.html#height_colors', 'mathphys_nb/viz3d.py'),
-                                   'mathphys_nb.viz3d.surface_positions': ('viz3d.html#surface_positions', 'mathphys_nb/viz3d.py')}}}
+                                   'mathphys_nb.viz3d.surface_positions': ('viz3d.html#surface_positions', 'mathphys_nb/viz3d.py')},
+            'mathphys_nb.well': { 'mathphys_nb.well._check_fields': ('well.html#_check_fields', 'mathphys_nb/well.py'),
+                                  'mathphys_nb.well._ds': ('well.html#_ds', 'mathphys_nb/well.py'),
+                                  'mathphys_nb.well._str_attr': ('well.html#_str_attr', 'mathphys_nb/well.py'),
+                                  'mathphys_nb.well.field_stats': ('well.html#field_stats', 'mathphys_nb/well.py'),
+                                  'mathphys_nb.well.tiny_dataset': ('well.html#tiny_dataset', 'mathphys_nb/well.py'),
+                                  'mathphys_nb.well.vrmse': ('well.html#vrmse', 'mathphys_nb/well.py'),
+                                  'mathphys_nb.well.write_stats': ('well.html#write_stats', 'mathphys_nb/well.py'),
+                                  'mathphys_nb.well.write_well_file': ('well.html#write_well_file', 'mathphys_nb/well.py')}}}
