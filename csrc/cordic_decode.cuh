@@ -1,0 +1,31 @@
+// The seed's CORDIC weight generator (seed 002, Packed64::compute_weight), one element.
+// Written once as a __host__ __device__ function: NVRTC compiles it for the GPU, g++ compiles the same text for
+// the CPU twin (with MP_HD defined empty), so both run identical float32 arithmetic.
+#pragma once
+#ifndef MP_HD
+#define MP_HD __host__ __device__
+#endif
+
+typedef unsigned long long mp_u64;
+
+MP_HD inline float mp_cordic_weight(mp_u64 hi, int i, int j, int rows, int cols) {
+    const float r = (float)((hi >> 44) & 0xFFFFFULL) / (float)((1ULL << 20) - 1);
+    const float theta = (float)((hi >> 20) & 0xFFFFFFULL) / (float)((1ULL << 24) - 1) * 2.0f * 3.14159265358979323846f;
+    const float xn = (float)j / (float)(cols - 1) * 2.0f - 1.0f;
+    const float yn = (float)i / (float)(rows - 1) * 2.0f - 1.0f;
+    const float a = atan2f(yn, xn) + theta;
+    float x = r * cosf(a);
+    float y = r * sinf(a);
+    for (int k = 0; k < 20; ++k) {
+        const float s = ((hi >> k) & 1ULL) ? 1.0f : -1.0f;
+        const float p2 = ldexpf(1.0f, -k);
+        const float xn2 = x - s * y * p2;
+        const float yn2 = y + s * x * p2;
+        x = xn2; y = yn2;
+        if (k % 4 == 0) {
+            const float rr = sqrtf(x * x + y * y);
+            if (rr > 1e-9f) { const float t = tanhf(rr); x *= t; y *= t; }
+        }
+    }
+    return x / 1.64676f;
+}
