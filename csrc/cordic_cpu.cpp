@@ -1,4 +1,4 @@
-// CPU twin of the CUDA kernel: the same element function, compiled by g++ (no fast-math).
+// CPU twin of the CUDA kernels: the same element functions, compiled by g++ (-O2, no fast-math, no FMA contraction).
 #include <cmath>
 #define MP_HD
 #include "cordic_decode.cuh"
@@ -9,4 +9,25 @@ extern "C" void cordic_decode_blocks_cpu(const mp_u64* seeds, float* out, int n_
         for (int i = 0; i < rows; ++i)
             for (int j = 0; j < cols; ++j)
                 out[b * per + (long long)i * cols + j] = mp_cordic_weight(seeds[b], i, j, rows, cols);
+}
+
+extern "C" void cordic_decode_blocks_closed_cpu(const float* amp_psi, float* out, int n_blocks, int rows, int cols) {
+    const long long per = (long long)rows * cols;
+    for (int b = 0; b < n_blocks; ++b)
+        for (int i = 0; i < rows; ++i)
+            for (int j = 0; j < cols; ++j)
+                out[b * per + (long long)i * cols + j] = mp_closed_weight(amp_psi[2 * b], amp_psi[2 * b + 1], i, j, rows, cols);
+}
+
+// Fast path: w[b, e] = a_b * C[e] + b_b * S[e] with per-block coefficients ab[2*b], ab[2*b+1] and the tables
+// C = cos(pixel angle), S = sin(pixel angle) shared by every block (per = rows * cols). One thread; the inner
+// loop is vectorized through `omp simd` (built with -fopenmp-simd; -O2 alone leaves it scalar, 4x slower).
+extern "C" void cordic_decode_blocks_ab_cpu(const float* __restrict__ ab, const float* __restrict__ C,
+                                            const float* __restrict__ S, float* __restrict__ out, int n_blocks, int per) {
+    for (int b = 0; b < n_blocks; ++b) {
+        const float a = ab[2 * b], c = ab[2 * b + 1];
+        float* __restrict__ o = out + (long long)b * per;
+#pragma omp simd
+        for (int e = 0; e < per; ++e) o[e] = a * C[e] + c * S[e];
+    }
 }

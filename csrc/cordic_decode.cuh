@@ -1,6 +1,7 @@
-// The seed's CORDIC weight generator (seed 002, Packed64::compute_weight), one element.
-// Written once as a __host__ __device__ function: NVRTC compiles it for the GPU, g++ compiles the same text for
-// the CPU twin (with MP_HD defined empty), so both run identical float32 arithmetic.
+// The seed's CORDIC weight generator (seed 002, Packed64::compute_weight), one element, and its closed form.
+// Written once as __host__ __device__ functions: NVRTC compiles them for the GPU, g++ compiles the same text for
+// the CPU twin (with MP_HD defined empty), so both run the same float32 arithmetic (no fused multiply-add:
+// NVRTC gets --fmad=false, g++ -ffp-contract=off).
 #pragma once
 #ifndef MP_HD
 #define MP_HD __host__ __device__
@@ -8,12 +9,19 @@
 
 typedef unsigned long long mp_u64;
 
+// atan2 of pixel (i, j) on the seed's grid: x = j/(cols-1)*2-1, y = i/(rows-1)*2-1.
+MP_HD inline float mp_pixel_angle(int i, int j, int rows, int cols) {
+    const float xn = (float)j / (float)(cols - 1) * 2.0f - 1.0f;
+    const float yn = (float)i / (float)(rows - 1) * 2.0f - 1.0f;
+    return atan2f(yn, xn);
+}
+
+// The seed's loop, literally: r, theta from hi[63:44], hi[43:20]; 20 micro-rotations chosen by bits 0..19;
+// a tanh squash of the radius every 4th step; x divided by the CORDIC gain.
 MP_HD inline float mp_cordic_weight(mp_u64 hi, int i, int j, int rows, int cols) {
     const float r = (float)((hi >> 44) & 0xFFFFFULL) / (float)((1ULL << 20) - 1);
     const float theta = (float)((hi >> 20) & 0xFFFFFFULL) / (float)((1ULL << 24) - 1) * 2.0f * 3.14159265358979323846f;
-    const float xn = (float)j / (float)(cols - 1) * 2.0f - 1.0f;
-    const float yn = (float)i / (float)(rows - 1) * 2.0f - 1.0f;
-    const float a = atan2f(yn, xn) + theta;
+    const float a = mp_pixel_angle(i, j, rows, cols) + theta;
     float x = r * cosf(a);
     float y = r * sinf(a);
     for (int k = 0; k < 20; ++k) {
@@ -28,4 +36,10 @@ MP_HD inline float mp_cordic_weight(mp_u64 hi, int i, int j, int rows, int cols)
         }
     }
     return x / 1.64676f;
+}
+
+// The same weight from its closed form A(r) * cos(pixel angle + psi), psi = theta + sum_k sigma_k atan(2^-k);
+// amp and psi are per-seed scalars computed once on the host (mathphys_nb.kernels.seed_amp_phase).
+MP_HD inline float mp_closed_weight(float amp, float psi, int i, int j, int rows, int cols) {
+    return amp * cosf(mp_pixel_angle(i, j, rows, cols) + psi);
 }
