@@ -65,7 +65,7 @@ def test_int8_relative_error_small_and_int_bits_order():
     assert errs[0] > errs[1] > errs[2] and errs[2] < 0.01
 
 
-@pytest.mark.parametrize('make', [lambda k: DCTCodec(16, k), lambda k: SVDCodec(k), lambda k: BasisExpansionCodec(16, min(k, 12))])
+@pytest.mark.parametrize('make', [lambda k: DCTCodec(16, k), lambda k: SVDCodec(k), lambda k: BasisExpansionCodec(16, min(k, 19))])
 def test_error_decreases_with_budget(make):
     yy, xx = np.mgrid[0:64, 0:64] / 64.0
     w = np.sin(3 * xx + 2 * yy) + 0.3 * _mat((64, 64), 1)
