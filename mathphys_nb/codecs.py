@@ -31,9 +31,9 @@ class Encoded:
     def nbytes(self) -> int: return int(sum(np.asarray(a).nbytes for a in self.arrays.values()))
 
 def relative_rmse(w, w_hat) -> float:
-    "‖W − Ŵ‖ / ‖W − mean(W)‖: 0 is exact, 1 is no better than the mean."
-    w = np.asarray(w, np.float64); d = w - np.asarray(w_hat, np.float64)
-    return float(np.sqrt((d ** 2).mean()) / max(w.std(), 1e-300))
+    "‖W − Ŵ‖ / ‖W − mean(W)‖: 0 is exact, 1 is no better than the mean (target first; one metric with `poincare`)."
+    from mathphys_nb.poincare import relative_rmse as _rel   # the single implementation, (approx, target) order
+    return _rel(w_hat, w)
 
 # %% ../nbs/23_codecs.ipynb #03f3e3bf
 def check_matrix(w, name: str = 'matrix') -> np.ndarray:
