@@ -17,11 +17,10 @@ from typing import Any, Iterable
 import numpy as np
 
 # %% auto #0
-__all__ = ['DEMO_STEPS', 'BENCHMARKS', 'MathPhysError', 'ShapeError', 'RangeError', 'UnknownNameError', 'StabilityError',
-           'check_shape', 'check_range', 'check_choice', 'repo_root', 'data_dir', 'build_dir', 'seed_everything',
-           'gpu_available', 'get_xp', 'xp_of', 'to_numpy', 'atomic_path', 'atomic_write', 'write_json',
-           'save_checkpoint', 'load_checkpoint', 'progress', 'check_finite', 'demo_step', 'benchmark',
-           'import_all_modules']
+__all__ = ['MathPhysError', 'ShapeError', 'RangeError', 'UnknownNameError', 'StabilityError', 'check_shape', 'check_range',
+           'check_choice', 'repo_root', 'data_dir', 'build_dir', 'seed_everything', 'gpu_available', 'get_xp', 'xp_of',
+           'to_numpy', 'atomic_path', 'atomic_write', 'write_json', 'save_checkpoint', 'load_checkpoint', 'progress',
+           'check_finite', 'fig_to_png', 'weights_dir', 'read_manifest', 'update_manifest', 'shipped_checkpoint']
 
 # %% ../nbs/00_core.ipynb #383a19ed
 class MathPhysError(Exception):
@@ -192,26 +191,45 @@ def check_finite(a, name: str = 'state', hint: str = ''):
         raise StabilityError(f"{name} became non-finite" + (f": {hint}" if hint else ''))
     return a
 
-# %% ../nbs/00_core.ipynb #ecfbbe23
-DEMO_STEPS: dict[str, tuple[float, Any]] = {}
-BENCHMARKS: dict[str, Any] = {}
+# %% ../nbs/00_core.ipynb #e6a9c5f5
+def fig_to_png(fig, # a matplotlib Figure
+               dpi: int = 90 # resolution of the PNG
+              ) -> bytes:
+    "Render a matplotlib figure to PNG bytes and close it."
+    import io
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
+    plt.close(fig)
+    return buf.getvalue()
 
-def demo_step(order: float, name: str | None = None):
-    "Register `fn(report, quick)` as a step of `make demo`, run in increasing `order`."
-    def deco(fn):
-        DEMO_STEPS[name or fn.__name__] = (order, fn)
-        return fn
-    return deco
+# %% ../nbs/00_core.ipynb #e529b388
+def weights_dir(create: bool = False) -> Path:
+    "`data/weights/`: the shipped checkpoints and their manifest."
+    return data_dir('weights', create=create)
 
-def benchmark(name: str | None = None):
-    "Register `fn(quick) -> list[dict]` as a benchmark of `make bench`."
-    def deco(fn):
-        BENCHMARKS[name or fn.__name__] = fn
-        return fn
-    return deco
+def read_manifest() -> dict:
+    "The manifest of shipped weights: `{name: entry}` (empty when none are shipped)."
+    p = weights_dir() / 'manifest.json'
+    if not p.exists(): return {}
+    m = json.loads(p.read_text())
+    if not isinstance(m, dict): raise MathPhysError(f"{p} is not a manifest (expected a JSON object)")
+    return m
 
-def import_all_modules():
-    "Import every module of the package so that their registrations run."
-    import importlib, pkgutil, mathphys_nb
-    for m in pkgutil.iter_modules(mathphys_nb.__path__):
-        if not m.name.startswith('_'): importlib.import_module(f'mathphys_nb.{m.name}')
+def update_manifest(name: str, # checkpoint name, e.g. 'ae_euler64_r80'
+                    entry: dict # path (relative to data/), kind, system, config, recipe, metrics, ...
+                   ) -> dict:
+    "Add or replace one entry of `data/weights/manifest.json` (atomic write); returns the whole manifest."
+    if not isinstance(name, str) or not name: raise MathPhysError(f"manifest entry name must be a non-empty string, got {name!r}")
+    if not isinstance(entry, dict) or 'path' not in entry or 'kind' not in entry:
+        raise MathPhysError(f"manifest entry {name!r} needs at least 'path' and 'kind', got {sorted(entry) if isinstance(entry, dict) else entry!r}")
+    m = read_manifest(); m[name] = entry
+    write_json(weights_dir(create=True) / 'manifest.json', dict(sorted(m.items())), default=str)
+    return m
+
+def shipped_checkpoint(name: str) -> Path:
+    "Path of the shipped checkpoint `name` from the manifest (clear error naming the shipped ones)."
+    m = read_manifest()
+    if name not in m:
+        raise UnknownNameError(f"no shipped checkpoint {name!r}; shipped: {', '.join(sorted(m)) or 'none (run `make weights`)'}")
+    return data_dir() / m[name]['path']
