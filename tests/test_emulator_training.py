@@ -1,0 +1,138 @@
+"""Emulator training, rollouts and the running layer: exact resume, windows, augmented latents, bounded 100+-step
+rollouts, metrics with known answers, the train/eval commands (one JSON line) and the quick weights recipe."""
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mathphys_nb.core import RangeError, ShapeError
+from mathphys_nb.well.data import make_dataset
+from mathphys_nb.emulator.ae_data import load_frames, transform_from_stats
+from mathphys_nb.emulator.training import (EmulatorTrainConfig, LatentSet, PoolCodec, dataset_params, encode_trajectories,
+                                           fit_emulator, load_emulator, sample_windows, standardize, train_emulator)
+from mathphys_nb.emulator.rollout import (Emulator, rollout, lead_vrmse, bin_means, spread_skill, spectrum_error,
+                                          evaluate_rollouts, summarize)
+
+torch.set_num_threads(1)
+TINY = dict(width=24, depth=1, heads=2, batch=4, warmup=1)
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp('emu')
+    ds = make_dataset('euler', n_traj=4, res=16, out=root, t_end=0.8, n_frames=17)
+    tr = load_frames(ds, 'train')
+    return root, ds, tr, PoolCodec(transform_from_stats(ds, tr), 4, tr.periodic)
+
+
+def _latents(tiny, copies=1):
+    _, ds, tr, codec = tiny
+    z = encode_trajectories(codec, tr.data, copies=copies)
+    names, prm = dataset_params(ds, 'train')
+    ls = LatentSet(z, torch.as_tensor(np.tile(prm, (copies, 1))), names)
+    m, s = ls.channel_stats()
+    return LatentSet(standardize(ls.z, m, s), ls.params, names)
+
+
+def test_augmented_copies_are_whole_trajectory_symmetries(tiny):
+    _, _, tr, codec = tiny
+    n = tr.data.shape[0]
+    z = encode_trajectories(codec, tr.data, copies=3, seed=1)
+    assert z.shape == (3 * n, 17, 5, 4, 4)
+    torch.testing.assert_close(z[:n], encode_trajectories(codec, tr.data, copies=1))
+    for c in (1, 2):   # density (channel 1) totals are invariant under mirrors, transposes and rolls, frame by frame
+        torch.testing.assert_close(z[c * n:(c + 1) * n, :, 1].mean((-1, -2)), z[:n, :, 1].mean((-1, -2)), atol=1e-4, rtol=0)
+    assert not torch.allclose(z[n:2 * n], z[:n])
+
+
+def test_windows_and_masks(tiny):
+    ls = _latents(tiny)
+    x, mask, p = sample_windows(ls, 64, 5, 4, torch.Generator().manual_seed(0))
+    assert x.shape == (64, 5, 5, 4, 4) and mask.shape == (64, 5) and p.shape == (64, 3)
+    k = mask.sum(1)
+    assert k.min() == 1 and k.max() == 4 and (mask == (torch.arange(5)[None] < k[:, None])).all()
+    with pytest.raises(RangeError): sample_windows(ls, 4, 40, 4, torch.Generator())
+    with pytest.raises(ShapeError): LatentSet(ls.z[0], ls.params)
+
+
+@pytest.mark.parametrize('kind', ['diffusion', 'deterministic'])
+def test_resume_gives_the_uninterrupted_weights(tiny, tmp_path, kind):
+    ls = _latents(tiny)
+    cfg = EmulatorTrainConfig(kind=kind, steps=6, ckpt_every=2, **TINY)
+    train_emulator(ls, cfg, tmp_path / 'a.pt')
+    train_emulator(ls, cfg, tmp_path / 'b.pt', stop_after=4)
+    assert (tmp_path / 'b.pt.resume').exists()
+    train_emulator(ls, cfg, tmp_path / 'b.pt')
+    assert not (tmp_path / 'b.pt.resume').exists() and (tmp_path / 'b.pt.json').exists()
+    a, b = load_emulator(tmp_path / 'a.pt')[0], load_emulator(tmp_path / 'b.pt')[0]
+    for (k, v), (_, w) in zip(a.state_dict().items(), b.state_dict().items()): assert torch.equal(v, w), k
+    c = EmulatorTrainConfig(kind=kind, steps=6, ckpt_every=2, **{**TINY, 'seed': 1})
+    train_emulator(ls, c, tmp_path / 'c.pt')
+    assert not all(torch.equal(v, w) for v, w in zip(a.state_dict().values(), load_emulator(tmp_path / 'c.pt')[0].state_dict().values()))
+
+
+@pytest.mark.parametrize('kind', ['diffusion', 'deterministic'])
+def test_rollout_stays_finite_and_bounded_for_120_steps(tiny, tmp_path, kind):
+    root, ds, tr, codec = tiny
+    cfg = EmulatorTrainConfig(kind=kind, steps=40, ckpt_every=40, **TINY)
+    fit_emulator(codec, ds, cfg, tmp_path / 'm.pt', copies=2, cache=tmp_path)
+    emu = Emulator.load(tmp_path / 'm.pt')
+    z = emu.encode(tr.data[:, :1])
+    _, prm = dataset_params(ds, 'train')
+    r = rollout(emu.model, z, 120, torch.as_tensor(prm), members=2, sampler_steps=4, generator=torch.Generator().manual_seed(0))
+    assert r.shape == (len(tr.data), 2, 120, 5, 4, 4)
+    assert torch.isfinite(r).all()
+    assert r.abs().max() < 20 * max(1.0, z.abs().max().item())           # standardized latents: no blow-up
+    u = emu.decode(r[:, :, -1])
+    assert np.isfinite(u).all() and u.shape == (len(tr.data), 2, 5, 16, 16)
+
+
+def test_metrics_with_known_answers():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(2, 5, 3, 16, 16))
+    assert np.allclose(lead_vrmse(t, t), 0)
+    assert np.allclose(lead_vrmse(np.broadcast_to(t.mean((-2, -1), keepdims=True), t.shape), t), 1, atol=0.01)
+    assert bin_means(np.arange(1, 101)) == {'1-20': 10.5, '21-60': 40.5, '61-100': 80.5}
+    mu = rng.normal(size=(6, 1, 4, 1, 16, 16))
+    ens = mu + rng.normal(size=(6, 20, 4, 1, 16, 16)); truth = (mu + rng.normal(size=mu.shape))[:, 0]
+    assert spread_skill(ens, truth) == pytest.approx(1.0, abs=0.08)
+    assert spread_skill(mu + 0.3 * rng.normal(size=ens.shape), truth) == pytest.approx(0.3, abs=0.06)
+    assert spectrum_error(t, t) == {'low': 0.0, 'mid': 0.0, 'high': 0.0}
+    with pytest.raises(RangeError): spread_skill(ens[:, :1], truth)
+
+
+def test_eval_command_prints_one_json_line(tiny, tmp_path):
+    from mathphys_nb.runs.emulator import train_emulator_command, eval_emulator_command
+    root, ds, tr, codec = tiny
+    out = tmp_path / 'cli.pt'
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert train_emulator_command(['--data', str(ds), '--pool-factor', '4', '--kind', 'diffusion', '--out', str(out),
+                                       '--width', '24', '--depth', '1', '--heads', '2', '--steps', '3', '--batch', '4',
+                                       '--copies', '1', '--threads', '1']) == 0
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert eval_emulator_command(['--checkpoint', str(out), '--data', str(ds), '--leads', '6', '--members', '2',
+                                      '--sampler-steps', '2', '--json']) == 0
+    lines = buf.getvalue().strip().splitlines()
+    assert len(lines) == 1
+    js = json.loads(lines[0])
+    assert list(js) == ['kind', 'ratio', 'vrmse', 'persistence', 'autoencoder', 'spread_skill', 'seconds_per_frame', 'evaluations_per_frame']
+    assert js['kind'] == 'diffusion' and js['ratio'] == 16.0 and js['evaluations_per_frame'] == 0.5
+    assert list(js['vrmse']) == ['1-20'] and js['spread_skill'] > 0
+    assert js['seconds_per_frame']['emulator'] > 0 and js['seconds_per_frame']['solver'] > 0
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert eval_emulator_command(['--checkpoint', str(tmp_path / 'missing.pt'), '--data', str(ds)]) == 2
+
+
+def test_quick_weights_recipe(tmp_path):
+    from mathphys_nb.runs.emulator import emulator_weights
+    rows = emulator_weights(tmp_path, quick=True)
+    assert [r['model'] for r in rows] == ['diffusion', 'deterministic']
+    for r in rows:
+        assert (tmp_path / f"{r['path'].split('/')[-1]}").exists()
+        assert set(r['test']) >= {'vrmse', 'persistence', 'autoencoder', 'spread_skill', 'skill'}
+        emu = Emulator.load(tmp_path / r['path'].split('/')[-1])
+        assert all(v.dtype == torch.float32 for v in emu.model.state_dict().values())
