@@ -130,6 +130,7 @@ def measure_claim_timings(quick: bool = True) -> dict:
     "Seconds per 32×32 block: fast batched decode, literal-loop decode, compress, train (1000 epochs)."
     from mathphys_nb.codec.kernels import decode_blocks_fast
     from mathphys_nb.codec.packed128 import cordic_reference_block
+    from mathphys_nb.codec.study import smooth_field   # the study's generator (n, rng)
     rng = np.random.default_rng(0); seeds = rng.integers(0, 2 ** 63, 1024).astype(np.uint64)
     out = {'decode_fast': best_time(lambda: decode_blocks_fast(seeds, 32, 32), repeat=5) / len(seeds),
            'decode_fast_single': best_time(lambda: decode_blocks_fast(seeds[:1], 32, 32), repeat=20),
