@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.fft import dctn, idctn
 
-from ..core import ShapeError, RangeError, MathPhysError, check_choice, check_finite
+from ..core import ShapeError, RangeError, MathPhysError, check_choice
+from .poincare import TiledPoincare, check_matrix, compress_tiled, relative_rmse
 
 # %% auto #0
-__all__ = ['LFSR_TAPS', 'Encoded', 'relative_rmse', 'check_matrix', 'Codec', 'fp16_up', 'fp16_down', 'to_blocks', 'from_blocks',
-           'pack_bits', 'unpack_bits', 'lowfreq_index', 'DCTCodec', 'SVDCodec', 'GroupQuantCodec', 'lfsr_bits',
-           'seed_basis', 'SeedCodec', 'poincare_available', 'CordicSeedCodec', 'orthonormal_atoms',
-           'BasisExpansionCodec']
+__all__ = ['LFSR_TAPS', 'Encoded', 'Codec', 'fp16_up', 'fp16_down', 'to_blocks', 'from_blocks', 'pack_bits', 'unpack_bits',
+           'lowfreq_index', 'DCTCodec', 'SVDCodec', 'GroupQuantCodec', 'lfsr_bits', 'seed_basis', 'SeedCodec',
+           'CordicSeedCodec', 'orthonormal_atoms', 'BasisExpansionCodec']
 
 # %% ../../nbs/23_codecs.ipynb #a033bb74
 @dataclass
@@ -30,21 +30,7 @@ class Encoded:
     @property
     def nbytes(self) -> int: return int(sum(np.asarray(a).nbytes for a in self.arrays.values()))
 
-def relative_rmse(w, w_hat) -> float:
-    "‖W − Ŵ‖ / ‖W − mean(W)‖: 0 is exact, 1 is no better than the mean (target first; one metric with `poincare`)."
-    from mathphys_nb.codec.poincare import relative_rmse as _rel   # the single implementation, (approx, target) order
-    return _rel(w_hat, w)
-
 # %% ../../nbs/23_codecs.ipynb #03f3e3bf
-def check_matrix(w, name: str = 'matrix') -> np.ndarray:
-    "A finite 2-D float array (float64 copy), or a clear error."
-    a = np.asarray(w)
-    if a.ndim != 2: raise ShapeError(f'{name} must be 2-D (rows, cols), got shape {a.shape}')
-    if a.size == 0: raise ShapeError(f'{name} is empty: shape {a.shape}')
-    if not np.issubdtype(a.dtype, np.number): raise TypeError(f'{name} must be numeric, got dtype {a.dtype}')
-    check_finite(a, name)
-    return a.astype(np.float64)
-
 class Codec:
     "Base: `encode(W) -> Encoded`, `decode(Encoded) -> W` (float32), `nbytes`, `bits_per_weight`."
     name = 'codec'
@@ -62,50 +48,63 @@ class Codec:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))})"
 
 # %% ../../nbs/23_codecs.ipynb #0a62ac24
-def fp16_up(x) -> np.ndarray:
-    "Smallest fp16 values ≥ x (x ≥ 0); RangeError past the fp16 maximum 65504."
+def fp16_up(x, # values >= 0, any shape S
+           ) -> np.ndarray:
+    "Smallest fp16 values ≥ x, float16 of shape S; RangeError past the fp16 maximum 65504."
     x = np.asarray(x, np.float64)
     if (x > 65504).any(): raise RangeError(f'a scale of {x.max():.4g} does not fit in fp16 (max 65504)')
     h = x.astype(np.float16)
     return np.where(h.astype(np.float64) < x, np.nextafter(h, np.float16(np.inf)), h).astype(np.float16)
 
-def fp16_down(x) -> np.ndarray:
-    "Largest fp16 values ≤ x."
+def fp16_down(x, # values, any shape S
+             ) -> np.ndarray:
+    "Largest fp16 values ≤ x, float16 of shape S."
     x = np.asarray(x, np.float64)
     if (np.abs(x) > 65504).any(): raise RangeError(f'a value of {np.abs(x).max():.4g} does not fit in fp16 (max 65504)')
     h = x.astype(np.float16)
     return np.where(h.astype(np.float64) > x, np.nextafter(h, np.float16(-np.inf)), h).astype(np.float16)
 
 # %% ../../nbs/23_codecs.ipynb #a16d783a
-def to_blocks(w: np.ndarray, block: int) -> np.ndarray:
-    "(m, n) → (m/b, n/b, b, b) after edge-padding m, n up to multiples of b."
+def to_blocks(w: np.ndarray, # (m, n) matrix
+              block: int,    # block side b
+             ) -> np.ndarray:
+    "(⌈m/b⌉, ⌈n/b⌉, b, b) blocks, after edge-padding m, n up to multiples of b."
     if not isinstance(block, (int, np.integer)) or block < 1: raise RangeError(f'block must be a positive int, got {block!r}')
     m, n = w.shape; pm, pn = -m % block, -n % block
     if pm or pn: w = np.pad(w, ((0, pm), (0, pn)), mode='edge')
     M, N = w.shape
     return w.reshape(M // block, block, N // block, block).transpose(0, 2, 1, 3)
 
-def from_blocks(blocks: np.ndarray, shape: tuple) -> np.ndarray:
-    "Inverse of `to_blocks`, cropped to `shape`."
+def from_blocks(blocks: np.ndarray, # (R, C, b, b) blocks
+                shape: tuple,       # (m, n) to crop to
+               ) -> np.ndarray:
+    "Inverse of `to_blocks`: the (m, n) matrix."
     R, C, b, _ = blocks.shape
     return blocks.transpose(0, 2, 1, 3).reshape(R * b, C * b)[:shape[0], :shape[1]]
 
-def pack_bits(u, bits: int) -> np.ndarray:
-    "Pack unsigned ints < 2**bits (bits ∈ {2, 4, 8}) into uint8, 8/bits per byte (zero-padded)."
+def pack_bits(u,         # unsigned ints < 2**bits, any shape (flattened), N values
+              bits: int, # 2, 4 or 8
+             ) -> np.ndarray:
+    "(⌈N·bits/8⌉,) uint8: 8/bits values per byte, low bits first (zero-padded)."
     check_choice(bits, [2, 4, 8], 'bit width')
     u = np.asarray(u, np.uint8).ravel(); per = 8 // bits
     if (u >> bits).any(): raise RangeError(f'values must be < 2**{bits}')
     u = np.pad(u, (0, -len(u) % per)).reshape(-1, per)
     return (u << (np.arange(per, dtype=np.uint8) * bits)).sum(1, dtype=np.uint8) if per > 1 else u[:, 0].copy()
 
-def unpack_bits(p: np.ndarray, bits: int, n: int) -> np.ndarray:
-    "The first `n` values packed by `pack_bits`."
+def unpack_bits(p: np.ndarray, # uint8 bytes from `pack_bits`
+                bits: int,     # 2, 4 or 8
+                n: int,        # how many values to return
+               ) -> np.ndarray:
+    "The first `n` values packed by `pack_bits`: (n,) uint8."
     per = 8 // bits
     return ((p[:, None] >> (np.arange(per, dtype=np.uint8) * bits)) & np.uint8((1 << bits) - 1)).ravel()[:n]
 
 # %% ../../nbs/23_codecs.ipynb #fe62bc39
-def lowfreq_index(block: int, k: int):
-    "Row and column indices of the k lowest DCT frequencies (zigzag: by i+j, then i)."
+def lowfreq_index(block: int, # block side b
+                  k: int,     # how many frequencies, 1..b²
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    "Row and column indices, each (k,), of the k lowest DCT frequencies (zigzag: by i+j, then i)."
     if not 1 <= k <= block * block: raise RangeError(f'k={k} must be in [1, {block * block}] for block {block}')
     order = sorted(((i + j, i, j) for i in range(block) for j in range(block)))[:k]
     return np.array([o[1] for o in order]), np.array([o[2] for o in order])
@@ -178,8 +177,10 @@ class GroupQuantCodec(Codec):
 # %% ../../nbs/23_codecs.ipynb #b09c4e31
 LFSR_TAPS = 0xB400
 
-def lfsr_bits(states, n: int) -> np.ndarray:
-    "First n output bits (uint8, shape (len(states), n)) of the 16-bit Galois LFSR from each start state."
+def lfsr_bits(states, # start states in [1, 65535], shape (s,)
+              n: int, # bits per state
+             ) -> np.ndarray:
+    "First n output bits, (s, n) uint8, of the 16-bit Galois LFSR from each start state."
     s = np.asarray(states, np.uint32).copy()
     if (s == 0).any() or (s > 0xFFFF).any(): raise RangeError('LFSR states must be in [1, 65535]')
     out = np.empty((len(s), n), np.uint8)
@@ -187,8 +188,11 @@ def lfsr_bits(states, n: int) -> np.ndarray:
         lsb = s & 1; out[:, t] = lsb; s >>= 1; s ^= lsb * LFSR_TAPS
     return out
 
-def seed_basis(states, chunk: int, n_coef: int) -> np.ndarray:
-    "±1/√C bases (len(states), C, P) from LFSR bits, filled row-major."
+def seed_basis(states,      # LFSR start states, shape (s,)
+               chunk: int,  # C, weights per chunk
+               n_coef: int, # P, basis vectors per seed
+              ) -> np.ndarray:
+    "±1/√C bases (s, C, P) float32 from LFSR bits, filled row-major."
     b = lfsr_bits(states, chunk * n_coef).astype(np.float32) * 2 - 1
     return b.reshape(-1, chunk, n_coef) / np.float32(np.sqrt(chunk))
 
@@ -242,34 +246,22 @@ class SeedCodec(Codec):
         return X.ravel()[:math.prod(enc.shape)].reshape(enc.shape).astype(np.float32)
 
 # %% ../../nbs/23_codecs.ipynb #dd93890b
-def _poincare():
-    try:
-        from mathphys_nb.codec import poincare
-    except ImportError as e:
-        raise MathPhysError('the CORDIC codec needs mathphys_nb.codec.poincare (nbs/21_poincare), '
-                            f'which is not available: {e}') from e
-    return poincare
-
-def poincare_available() -> bool:
-    "True when `mathphys_nb.codec.poincare` can be imported (the CORDIC codec works)."
-    try: _poincare(); return True
-    except MathPhysError: return False
-
 class CordicSeedCodec(Codec):
     "One Packed128 per b×b block (`poincare.compress_tiled`): 16 bytes per block; decode by the CORDIC loop or closed form."
     name = 'cordic'
     def __init__(self, block: int = 32, method: str = 'closed', refine: bool = False):
         check_choice(method, ['cordic', 'closed'], 'decode method'); self.block, self.method, self.refine = block, method, refine
     def encode(self, w) -> Encoded:
-        w = check_matrix(w); t = _poincare().compress_tiled(w, block=self.block, refine=self.refine)
+        w = check_matrix(w); t = compress_tiled(w, block=self.block, refine=self.refine)
         return Encoded(self.name, w.shape, {'hi': t.hi.astype(np.uint64), 'lo': t.lo.astype(np.uint64)})
     def decode(self, enc: Encoded) -> np.ndarray:
-        self._check(enc); P = _poincare()
-        t = P.TiledPoincare(enc.arrays['hi'], enc.arrays['lo'], tuple(enc.shape), self.block)
+        self._check(enc)
+        t = TiledPoincare(enc.arrays['hi'], enc.arrays['lo'], tuple(enc.shape), self.block)
         return np.asarray(t.decompress(self.method), np.float32)
 
 # %% ../../nbs/23_codecs.ipynb #5255f81b
-def orthonormal_atoms(block: int) -> np.ndarray:
+def orthonormal_atoms(block: int, # block side b
+                     ) -> np.ndarray:
     "(b², K) orthonormal columns spanning `packed128.basis_dictionary(b, b)`'s K atoms (Gram–Schmidt in their order)."
     from mathphys_nb.codec.packed128 import basis_dictionary
     atoms, _ = basis_dictionary(block, block)

@@ -12,25 +12,31 @@ import numpy as np
 
 from ..core import seed_everything, check_choice, RangeError, progress
 from .codecs import (Codec, DCTCodec, SVDCodec, GroupQuantCodec, SeedCodec, CordicSeedCodec, BasisExpansionCodec,
-                                relative_rmse, check_matrix, to_blocks, from_blocks, poincare_available)
+                                      to_blocks, from_blocks)
+from .poincare import check_matrix, relative_rmse, smooth_field
 from .packed128 import pack_hi, cordic_amplitude, pixel_angles, cordic_closed_form, R_MAX, THETA_MAX
 
 # %% auto #0
-__all__ = ['SEED_SETTINGS', 'FAMILIES', 'RATES', 'smooth_field', 'gaussian_matrix', 'oscillator_regimes', 'train_mlp',
-           'mlp_accuracy', 'codec_at_rate', 'cordic_family_fit', 'run_study', 'table_at_rate', 'rd_figure',
+__all__ = ['SMOOTH_K0', 'SEED_SETTINGS', 'FAMILIES', 'RATES', 'gaussian_matrix', 'synthetic_targets', 'oscillator_regimes',
+           'train_mlp', 'mlp_accuracy', 'codec_at_rate', 'cordic_family_fit', 'run_study', 'table_at_rate', 'rd_figure',
            'claim_verdicts', 'seed_patterns', 'codec_explorer']
 
 # %% ../../nbs/24_codec_study.ipynb #d74398c6
-def smooth_field(n: int, rng: np.random.Generator, k0: float = 4.0) -> np.ndarray:
-    "(n, n) smooth random field: white noise low-passed by exp(-|k|²/2k0²) (k in cycles per side), unit std."
-    k = np.fft.fftfreq(n) * n
-    filt = np.exp(-(k[:, None] ** 2 + k[None, :] ** 2) / (2 * k0 ** 2))
-    f = np.fft.ifft2(np.fft.fft2(rng.normal(size=(n, n))) * filt).real
-    return ((f - f.mean()) / f.std()).astype(np.float32)
+SMOOTH_K0 = 4.0   # the smooth target's filter width k0, in cycles per side
 
-def gaussian_matrix(n: int, rng: np.random.Generator) -> np.ndarray:
+def gaussian_matrix(n: int,                # side
+                    rng: np.random.Generator, # random source
+                   ) -> np.ndarray:
     "(n, n) i.i.d. standard normal, float32."
     return rng.normal(size=(n, n)).astype(np.float32)
+
+def synthetic_targets(n: int,                 # side of both matrices
+                      rng: np.random.Generator, # random source (the smooth field is drawn first)
+                     ) -> dict:
+    """{'smooth', 'gaussian'}: (n, n) float32 each. The smooth field is `poincare.smooth_field` with the filter
+    exp(−|k|²/2k0²), k in cycles per side and k0 = `SMOOTH_K0`, i.e. a correlation length of n/(2π k0) pixels."""
+    return {'smooth': smooth_field(n, n, corr=n / (2 * np.pi * SMOOTH_K0), seed=rng).astype(np.float32),
+            'gaussian': gaussian_matrix(n, rng)}
 
 # %% ../../nbs/24_codec_study.ipynb #76d71bf5
 def oscillator_regimes(n: int, rng: np.random.Generator, length: int = 64, noise: float = 0.3):
@@ -90,7 +96,7 @@ def codec_at_rate(family: str, bpw: float, shape: tuple, n_search: int = 65535) 
         b = bpw - 0.25
         return GroupQuantCodec(int(b), 64) if b in (2, 4, 8) else None
     b = math.sqrt(128 / bpw)
-    return CordicSeedCodec(int(b)) if b == int(b) and poincare_available() else None
+    return CordicSeedCodec(int(b)) if b == int(b) else None
 
 # %% ../../nbs/24_codec_study.ipynb #b4ecf52c
 def cordic_family_fit(w, block: int = 32) -> np.ndarray:
@@ -113,7 +119,7 @@ def run_study(quick: bool = True, seed: int = 0, families: list | None = None) -
     "Rate–distortion rows for every (target, family, rate), plus MLP accuracies and the baseline accuracy."
     rng = seed_everything(seed); n = 256 if quick else 512
     model = train_mlp(hidden=256, epochs=15 if quick else 25, seed=seed)
-    targets = {'smooth': smooth_field(n, rng), 'gaussian': gaussian_matrix(n, rng), 'mlp W2': model['W2']}
+    targets = {**synthetic_targets(n, rng), 'mlp W2': model['W2']}
     base = mlp_accuracy(model); rows = []
     jobs = [(t, f, r) for t in targets for f in (families or FAMILIES) for r in RATES]
     for tname, fam, rate in progress(jobs, desc='codec study'):
@@ -122,13 +128,13 @@ def run_study(quick: bool = True, seed: int = 0, families: list | None = None) -
         if codec is None: continue
         W_hat, enc, te, td = _code(codec, W)
         row = {'target': tname, 'codec': fam, 'setting': repr(codec), 'bpw': codec.bits_per_weight(enc),
-               'bytes': enc.nbytes, 'rel_rmse': relative_rmse(W, W_hat), 'encode_ms': 1e3 * te, 'decode_ms': 1e3 * td}
+               'bytes': enc.nbytes, 'rel_rmse': relative_rmse(W_hat, W), 'encode_ms': 1e3 * te, 'decode_ms': 1e3 * td}
         if tname == 'mlp W2': row['accuracy'] = mlp_accuracy(model, W2=W_hat)
         rows.append(row)
     for tname, W in targets.items():   # the CORDIC family's floor at 16 bytes per 32×32 block
         W_hat = cordic_family_fit(W, 32)
         row = {'target': tname, 'codec': 'cordic floor', 'setting': 'best unquantized a·cos φ + b·sin φ per 32×32',
-               'bpw': 0.125, 'rel_rmse': relative_rmse(W, W_hat)}
+               'bpw': 0.125, 'rel_rmse': relative_rmse(W_hat, W)}
         if tname == 'mlp W2': row['accuracy'] = mlp_accuracy(model, W2=W_hat)
         rows.append(row)
     return {'rows': rows, 'n': n, 'quick': quick, 'baseline_accuracy': base, 'chance': 1 / 6}
@@ -183,7 +189,7 @@ def claim_verdicts(study: dict, timings: dict) -> list[dict]:
                  'verdict': 'holds only batched, via the closed form' if us <= 2 else 'not reached on this CPU'})
     for key, claim, target in (('compress', 'compress 32×32 in ~100 ms', 0.1), ('train', 'train in ~500 ms (1000 Adam epochs)', 0.5)):
         if key not in timings:
-            rows.append({'claim': claim, 'measured': 'not measured (mathphys_nb.codec.poincare missing)', 'verdict': 'open'}); continue
+            rows.append({'claim': claim, 'measured': 'not measured', 'verdict': 'open'}); continue
         t = timings[key]
         rows.append({'claim': claim, 'measured': f'{t * 1e3:.1f} ms (poincare, one 32×32 block)',
                      'verdict': ('holds' if t <= target else 'about as claimed (within 2×; depends on load)' if t <= 2 * target
@@ -211,7 +217,7 @@ def codec_explorer(n: int = 64, seed: int = 0):
     "Widget: seed fields → generated patterns; target × codec × compression ratio → reconstruction and error."
     import ipywidgets as W
     import matplotlib.pyplot as plt
-    rng = np.random.default_rng(seed); targets = {'smooth': smooth_field(n, rng), 'gaussian': gaussian_matrix(n, rng)}
+    targets = synthetic_targets(n, np.random.default_rng(seed))
     r_s = W.FloatSlider(value=0.95, min=0.0, max=1.0, step=0.01, description='r')
     th_s = W.FloatSlider(value=1.0, min=0.0, max=2 * np.pi, step=0.01, description='θ')
     b_s = W.IntSlider(value=4, min=0, max=11, description='basis id')
@@ -230,9 +236,9 @@ def codec_explorer(n: int = 64, seed: int = 0):
 
     def update_recon(*_):
         W0 = targets[tgt.value]; codec = codec_at_rate(fam.value, 32 / ratio.value, W0.shape, n_search=4096)
-        if codec is None or (fam.value == 'cordic' and not poincare_available()):
+        if codec is None:
             label.value = f'<b>{fam.value}</b> has no setting at {32 / ratio.value:g} bit/weight'; rec_out.outputs = (); return
-        W_hat, enc = codec.roundtrip(W0); e = relative_rmse(W0, W_hat)
+        W_hat, enc = codec.roundtrip(W0); e = relative_rmse(W_hat, W0)
         label.value = f'<b>{codec!r}</b>: {enc.nbytes} bytes, {codec.bits_per_weight(enc):g} bit/weight, relative RMSE {e:.3f}'
         fig, axs = plt.subplots(1, 3, figsize=(9, 3)); m = np.abs(W0).max()
         for ax, img, t in zip(axs, (W0, W_hat, W0 - W_hat), ('target', 'reconstruction', 'error')):
