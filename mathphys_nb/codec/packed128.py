@@ -203,17 +203,17 @@ def block_grid(rows: int, cols: int, dtype=np.float64) -> tuple[np.ndarray, np.n
 def _cordic_loop(hi, x, y, atan2=np.arctan2, cos=np.cos, sin=np.sin, tanh=np.tanh) -> np.ndarray:
     """The seed's 20 steps in float32 — the only Python copy of the loop. Words `hi` (shape S) at float32 grid points
     (x, y) (broadcast shape P): float32 array S + P. The transcendental functions can be swapped (glibc's, see 22_kernels)."""
-    h = _as_u64('hi', hi); grid = (...,) + (None,) * np.broadcast(x, y).ndim
-    r = (seed_field(h, 'r_q').astype(_F) / _F(R_MAX))[grid]
-    th = (seed_field(h, 'theta_q').astype(_F) / _F(THETA_MAX) * _F(2.0) * _F(np.pi))[grid]
-    rot = seed_field(h, 'rotations')[grid]
+    h = _as_u64('hi', hi); grid = (...,) + (None,) * np.broadcast(x, y).ndim   # seeds' axes, then the grid's
+    r = (seed_field(h, 'r_q').astype(_F) / _F(R_MAX))[grid][()]            # [()]: one seed, one point -> numpy scalars
+    th = (seed_field(h, 'theta_q').astype(_F) / _F(THETA_MAX) * _F(2.0) * _F(np.pi))[grid][()]
+    sigma = np.where((seed_field(h, 'rotations')[..., None] >> np.arange(20)) & 1, _F(1.0), _F(-1.0)).astype(_F)
     a = atan2(y, x) + th
     x, y = r * cos(a), r * sin(a)
     for k in range(20):
-        s = np.where((rot >> k) & 1, _F(1.0), _F(-1.0)).astype(_F); p2 = _F(2.0 ** -k)
+        s = sigma[..., k][grid][()]; p2 = _F(2.0 ** -k)
         x, y = x - s * y * p2, y + s * x * p2
         if k % 4 == 0:
-            rr = np.sqrt(x * x + y * y); t = np.where(rr > _F(1e-9), tanh(rr), _F(1.0))
+            rr = np.sqrt(x * x + y * y); t = np.where(rr > _F(1e-9), tanh(rr), _F(1.0))[()]
             x, y = x * t, y * t
     return (x / _F(1.64676)).astype(_F)
 
@@ -384,7 +384,8 @@ def basis_dictionary(rows: int, cols: int,          # block size
     return np.stack(atoms), labels
 
 # %% ../../nbs/20_packed128.ipynb #4f935706
-def gallery_figure(rows: int = 32, cols: int = 32):
+def gallery_figure(rows: int = 32, cols: int = 32, # block size of every panel
+                  ):
     "Figure: the 12 bases of the bitfield reading and 4 CORDIC-decoded seeds."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(4, 4, figsize=(9, 9.4))

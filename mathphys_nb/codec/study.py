@@ -39,7 +39,11 @@ def synthetic_targets(n: int,                 # side of both matrices
             'gaussian': gaussian_matrix(n, rng)}
 
 # %% ../../nbs/24_codec_study.ipynb #76d71bf5
-def oscillator_regimes(n: int, rng: np.random.Generator, length: int = 64, noise: float = 0.3):
+def oscillator_regimes(n: int,                  # number of samples
+                       rng: np.random.Generator, # random source
+                       length: int = 64,        # time steps per sample
+                       noise: float = 0.3,      # std of the added white noise
+                      ) -> tuple[np.ndarray, np.ndarray]:
     "(X (n, length) float32, y (n,) int64): damped oscillations labelled by frequency band × damping (6 classes)."
     y = rng.integers(0, 6, n); band, heavy = y // 2, y % 2
     f = 2 + 2 * band + 2 * rng.random(n)
@@ -49,7 +53,11 @@ def oscillator_regimes(n: int, rng: np.random.Generator, length: int = 64, noise
     return (X + noise * rng.normal(size=X.shape)).astype(np.float32), y.astype(np.int64)
 
 # %% ../../nbs/24_codec_study.ipynb #e9f1e456
-def train_mlp(n_train: int = 6000, hidden: int = 256, epochs: int = 25, seed: int = 0) -> dict:
+def train_mlp(n_train: int = 6000, # training samples
+              hidden: int = 256,   # width of both hidden layers
+              epochs: int = 25,    # passes over the data (batch 128, Adam)
+              seed: int = 0,       # seeds data and weights
+             ) -> dict:
     "Train 64→hidden→hidden→6 on `oscillator_regimes`; returns numpy weights 'W1 b1 W2 b2 W3 b3' and test data."
     import torch
     rng = seed_everything(seed)
@@ -66,7 +74,9 @@ def train_mlp(n_train: int = 6000, hidden: int = 256, epochs: int = 25, seed: in
          for k, v in (('W', layer.weight), ('b', layer.bias))}
     return {**p, 'X_test': Xt, 'y_test': yt}
 
-def mlp_accuracy(model: dict, **replace) -> float:
+def mlp_accuracy(model: dict, # from `train_mlp`
+                 **replace,   # weights to swap in, e.g. W2=(hidden, hidden) array
+                ) -> float:
     "Test accuracy of the MLP, with weights replaced by keyword (e.g. `W2=W_hat`)."
     p = {**model, **replace}; h = model['X_test']
     for i in (1, 2):
@@ -77,7 +87,11 @@ def mlp_accuracy(model: dict, **replace) -> float:
 SEED_SETTINGS = {0.125: (256, 1, 4), 0.25: (128, 1, 4), 0.5: (64, 1, 4), 1.0: (32, 1, 4), 2.0: (32, 4, 8), 4.0: (16, 4, 8)}
 FAMILIES = ['dct', 'basis', 'svd', 'seed', 'quant', 'cordic']
 
-def codec_at_rate(family: str, bpw: float, shape: tuple, n_search: int = 65535) -> Codec | None:
+def codec_at_rate(family: str,          # one of `FAMILIES`
+                  bpw: float,           # bits per weight wanted
+                  shape: tuple,         # (m, n) of the matrix to code
+                  n_search: int = 65535, # seeds searched by the seed codec
+                 ) -> Codec | None:
     "The codec of `family` storing `bpw` bits per weight on `shape`, or None where the family has no such setting."
     check_choice(family, FAMILIES, 'codec family'); m, n = shape
     if family == 'dct':
@@ -99,7 +113,9 @@ def codec_at_rate(family: str, bpw: float, shape: tuple, n_search: int = 65535) 
     return CordicSeedCodec(int(b)) if b == int(b) else None
 
 # %% ../../nbs/24_codec_study.ipynb #b4ecf52c
-def cordic_family_fit(w, block: int = 32) -> np.ndarray:
+def cordic_family_fit(w,               # (m, n) matrix
+                      block: int = 32, # block side
+                     ) -> np.ndarray:
     "Best unquantized fit per block by a·cos φ + b·sin φ with |(a, b)| ≤ A(1): the CORDIC family's error floor."
     w = check_matrix(w); B = to_blocks(w, block); phi = pixel_angles(block, block)
     c, s = np.cos(phi), np.sin(phi)
@@ -115,7 +131,10 @@ def _code(codec, W):
     t0 = time.perf_counter(); enc = codec.encode(W); t1 = time.perf_counter(); W_hat = codec.decode(enc)
     return W_hat, enc, t1 - t0, time.perf_counter() - t1
 
-def run_study(quick: bool = True, seed: int = 0, families: list | None = None) -> dict:
+def run_study(quick: bool = True,          # 256² targets, fewer seeds searched, 15 epochs (else 512², 65535, 25)
+              seed: int = 0,               # seeds targets and the MLP
+              families: list | None = None, # subset of `FAMILIES`
+             ) -> dict:
     "Rate–distortion rows for every (target, family, rate), plus MLP accuracies and the baseline accuracy."
     rng = seed_everything(seed); n = 256 if quick else 512
     model = train_mlp(hidden=256, epochs=15 if quick else 25, seed=seed)
@@ -140,7 +159,10 @@ def run_study(quick: bool = True, seed: int = 0, families: list | None = None) -
     return {'rows': rows, 'n': n, 'quick': quick, 'baseline_accuracy': base, 'chance': 1 / 6}
 
 # %% ../../nbs/24_codec_study.ipynb #ac27f994
-def table_at_rate(study: dict, bpw: float = 0.125, tol: float = 0.01) -> list[dict]:
+def table_at_rate(study: dict,        # from `run_study`
+                  bpw: float = 0.125,  # the rate to tabulate
+                  tol: float = 0.01,   # rows within this many bits per weight count
+                 ) -> list[dict]:
     "One row per codec at ≈bpw: relative RMSE on each target, and the MLP accuracy with W2 replaced."
     out = {}
     for r in study['rows']:
@@ -152,7 +174,8 @@ def table_at_rate(study: dict, bpw: float = 0.125, tol: float = 0.01) -> list[di
     rows.append({'codec': 'Gaussian bound D(R)', 'bits/weight': bpw, 'rel RMSE gaussian': round(2 ** -bpw, 4)})
     return rows
 
-def rd_figure(study: dict):
+def rd_figure(study: dict, # from `run_study`
+             ):
     "Relative RMSE vs bits per weight (log–log), one panel per target, with the Gaussian bound 2^(−R)."
     import matplotlib.pyplot as plt
     targets = list(dict.fromkeys(r['target'] for r in study['rows']))
@@ -169,7 +192,9 @@ def rd_figure(study: dict):
     return fig
 
 # %% ../../nbs/24_codec_study.ipynb #b3262f8e
-def claim_verdicts(study: dict, timings: dict) -> list[dict]:
+def claim_verdicts(study: dict,   # from `run_study`
+                   timings: dict, # seconds: decode_fast, decode_fast_single, decode_loop, and optionally compress, train
+                  ) -> list[dict]:
     "One row per claim of seed 002: the claim, what we measured, and the verdict."
     at = lambda fam, t: next((r for r in study['rows'] if r['codec'] == fam and r['target'] == t and abs(r['bpw'] - 0.125) < 1e-9), None)
     fam = 'cordic' if at('cordic', 'smooth') else 'cordic floor'
@@ -197,7 +222,12 @@ def claim_verdicts(study: dict, timings: dict) -> list[dict]:
     return rows
 
 # %% ../../nbs/24_codec_study.ipynb #8a66fcb1
-def seed_patterns(r: float, theta: float, basis_id: int, rot_code: int, block: int = 32):
+def seed_patterns(r: float,        # radius in [0, 1]
+                  theta: float,    # angle (radians)
+                  basis_id: int,   # 0..11
+                  rot_code: int,   # 0..15
+                  block: int = 32, # block side
+                 ) -> tuple[int, np.ndarray, np.ndarray]:
     "(hi, bitfield-reading block, CORDIC-reading block) for one Seed0 built from the four fields."
     from mathphys_nb.codec.packed128 import decode_basis
     hi = pack_hi(r_q=round(r * R_MAX), theta_q=round(theta / (2 * np.pi) * THETA_MAX) % (THETA_MAX + 1),
@@ -213,7 +243,9 @@ def _show_png(out, fig):
     out.outputs = ({'output_type': 'display_data', 'data': {'image/png': png, 'text/plain': '<Figure>'}, 'metadata': {}},)
 
 # %% ../../nbs/24_codec_study.ipynb #7e5bf3cd
-def codec_explorer(n: int = 64, seed: int = 0):
+def codec_explorer(n: int = 64,  # side of the target matrices
+                   seed: int = 0, # seeds the targets
+                  ):
     "Widget: seed fields → generated patterns; target × codec × compression ratio → reconstruction and error."
     import ipywidgets as W
     import matplotlib.pyplot as plt
