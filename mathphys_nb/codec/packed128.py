@@ -30,11 +30,34 @@ FIELDS = {  # name: (shift, width, signed) — the bitfield reading of Seed0
 ROTATIONS = (0, 20, False)   # the CORDIC reading: bits 19:0 are the directions σ_k of its 20 micro-rotations
 R_MAX, THETA_MAX = (1 << 20) - 1, (1 << 24) - 1
 U64 = (1 << 64) - 1
-_LAYOUT = {**FIELDS, 'rotations': ROTATIONS}     # every name `seed_field` / `set_fields` know
+_LAYOUT = {**FIELDS, 'rotations': ROTATIONS}     # every name the accessors below know
 
 def _field_range(name):
     _, w, signed = _LAYOUT[name]
     return (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
+
+def _check_names(names):
+    "Unknown field names, or two fields sharing bits, are errors."
+    taken = 0
+    for name in names:
+        if name not in _LAYOUT: raise MathPhysError(f"unknown field {name!r}; fields: {', '.join(_LAYOUT)}")
+        shift, w, _ = _LAYOUT[name]; mask = ((1 << w) - 1) << shift
+        if taken & mask: raise MathPhysError(f'field {name!r} overlaps another field given with it')
+        taken |= mask
+
+def _get(h, name: str):
+    "Field `name` of h (a Python int, or a uint64 array -> int64): the one place Seed0 bits are read."
+    shift, w, signed = _LAYOUT[name]
+    v = (h >> shift) & ((1 << w) - 1)
+    if isinstance(v, (np.ndarray, np.generic)): v = np.asarray(v).astype(np.int64)
+    return v - ((v >> (w - 1)) << w) if signed else v          # sign-extend: subtract 2^w when the top bit is set
+
+def _put(h, name: str, v):
+    "h with field `name` set to v (range-checked by the caller): the one place Seed0 bits are written."
+    shift, w, _ = _LAYOUT[name]; keep = U64 ^ (((1 << w) - 1) << shift); v = v & ((1 << w) - 1)
+    if isinstance(h, (np.ndarray, np.generic)) or isinstance(v, (np.ndarray, np.generic)):
+        return (np.asarray(h, np.uint64) & np.uint64(keep)) | (np.asarray(v).astype(np.uint64) << np.uint64(shift))
+    return (h & keep) | (v << shift)
 
 def _int_array(name: str, v) -> np.ndarray:
     a = np.asarray(v)
@@ -53,44 +76,40 @@ def _as_u64(name: str, v) -> np.ndarray:
     if a.dtype.kind == 'i' and (a < 0).any(): raise RangeError(f'{name} has negative entries; seeds are 64-bit unsigned')
     return a.astype(np.uint64)
 
-def _check_name(name: str):
-    if name not in _LAYOUT: raise MathPhysError(f"unknown field {name!r}; fields: {', '.join(_LAYOUT)}")
-
-def seed_field(hi,      # Seed0 word(s): an int or a uint64 array of any shape S
+def seed_field(hi,        # Seed0 word(s): an int or a uint64 array of any shape S
                name: str, # a name of `FIELDS`, or 'rotations' (bits 19:0, the CORDIC reading)
               ) -> np.ndarray:
     "One field of Seed0 words: int64 array of shape S (signed fields sign-extended)."
-    _check_name(name); shift, w, signed = _LAYOUT[name]
-    v = ((_as_u64('hi', hi) >> np.uint64(shift)) & np.uint64((1 << w) - 1)).astype(np.int64)
-    return np.where(v >= 1 << (w - 1), v - (1 << w), v) if signed else v
+    _check_names([name])
+    return _get(_as_u64('hi', hi), name)
 
 def set_fields(hi,       # Seed0 word(s): an int or a uint64 array
                **fields, # name=int or int array (broadcast with `hi`); names of `FIELDS` or 'rotations'
               ) -> np.ndarray:
     "Seed0 words with the named fields replaced, the other bits kept: uint64 array (broadcast shape). Every value is range-checked (no silent wrap-around)."
-    h, taken = _as_u64('hi', hi), 0
+    _check_names(fields); h = _as_u64('hi', hi)
     for name, v in fields.items():
-        _check_name(name); shift, w, _ = _LAYOUT[name]; mask = ((1 << w) - 1) << shift
-        if taken & mask: raise MathPhysError(f'field {name!r} overlaps another field given with it')
-        taken |= mask
-        a = _int_array(name, v).astype(np.int64)
-        _check_array_range(name, a, *_field_range(name))
-        h = (h & np.uint64(U64 ^ mask)) | ((a & ((1 << w) - 1)).astype(np.uint64) << np.uint64(shift))
+        a = _int_array(name, v).astype(np.int64); _check_array_range(name, a, *_field_range(name))
+        h = _put(h, name, a)
     return h
 
 def pack_hi(**fields, # name=int: fields of `FIELDS` (or 'rotations' in place of the low fields); missing ones are 0
            ) -> int:
     "Pack integer fields into the 64-bit Seed0 (a Python int); every value is range-checked."
+    _check_names(fields); hi = 0
     for name, v in fields.items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)): raise TypeError(f'{name} must be an int, got {type(v).__name__}')
-    return int(set_fields(0, **fields))
+        lo, top = _field_range(name)
+        if not lo <= v <= top: raise RangeError(f'{name}={v} is outside [{lo}, {top}]')
+        hi = _put(hi, name, int(v))
+    return hi
 
 def unpack_hi(hi: int, # one Seed0 word
              ) -> dict:
     "All fields of a 64-bit Seed0 as Python ints (log2_c sign-extended)."
     if isinstance(hi, bool) or not isinstance(hi, (int, np.integer)): raise TypeError(f'hi must be an int, got {type(hi).__name__}')
     if not 0 <= hi <= U64: raise RangeError(f'hi={hi} is not a 64-bit unsigned value')
-    return {name: int(seed_field(hi, name)) for name in FIELDS}
+    return {name: _get(int(hi), name) for name in FIELDS}
 
 # %% ../../nbs/20_packed128.ipynb #ec73c2ea
 def pack_lo(r,     # radius/radii in [0, 1], float or array
@@ -169,7 +188,8 @@ def pack_seeds(r,        # radii in [0, 1], array of shape S
     r64, th64 = np.broadcast_arrays(r64.astype(np.float64), th64.astype(np.float64))
     _check_array_range('r', r64, 0.0, 1.0); _check_array_range('theta', th64, 0.0, 2 * math.pi)
     q = {'r_q': np.rint(r64 * R_MAX).astype(np.int64), 'theta_q': np.rint(th64 / (2 * math.pi) * THETA_MAX).astype(np.int64)}
-    for name, v in fields.items(): _check_name(name); _int_array(name, v)
+    _check_names(fields)
+    for name, v in fields.items(): _int_array(name, v)
     hi = set_fields(np.zeros(r64.shape, np.uint64), **q, **fields)
     return np.broadcast_to(hi, r64.shape).copy(), pack_lo(r64, th64)
 
