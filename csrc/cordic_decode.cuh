@@ -50,15 +50,23 @@ MP_HD inline float mp_closed_weight(float amp, float psi, int i, int j, int rows
 
 // The one loop over out[n_blocks, rows, cols]: elements start, start + stride, ... get weight(block, i, j).
 // The kernels call it grid-stride (start = global thread index, stride = threads in the grid); the CPU twin
-// with start 0, stride 1.
+// with start 0, stride 1. (block, i, j) advance by carries, so the loop itself divides nothing.
 template <class Weight>
 MP_HD inline void mp_decode_strided(float* out, int n_blocks, int rows, int cols, long long start, long long stride,
                                     Weight weight) {
     const long long per = (long long)rows * cols;
     const long long total = per * n_blocks;
+    if (start >= total) return;
+    long long b = start / per;
+    const int e = (int)(start - b * per);
+    int i = e / cols, j = e - i * cols;
+    const long long db = stride / per;
+    const int de = (int)(stride - db * per);
+    const int di = de / cols, dj = de - di * cols;
     for (long long idx = start; idx < total; idx += stride) {
-        const long long b = idx / per;
-        const int e = (int)(idx - b * per);
-        out[idx] = weight(b, e / cols, e % cols);
+        out[idx] = weight(b, i, j);
+        j += dj; i += di; b += db;
+        if (j >= cols) { j -= cols; ++i; }
+        if (i >= rows) { i -= rows; ++b; }
     }
 }

@@ -149,3 +149,39 @@ def test_wheel_carries_the_sources(tmp_path):
     (whl,) = (tmp_path / 'dist').glob('*.whl')
     names = set(zipfile.ZipFile(whl).namelist())
     assert {f'mathphys_nb/csrc/{n}' for n in CSRC_FILES} <= names, sorted(n for n in names if 'csrc' in n)
+
+
+_GRID_TEST = r'''
+#include "cordic_decode.cuh"
+#include <cstdio>
+#include <vector>
+// Emulate a grid of T threads running the kernels' loop: every element written once, with its own (block, i, j).
+int main() {
+    const int cases[][4] = {{3, 7, 5, 1}, {3, 7, 5, 4}, {5, 32, 32, 256}, {2, 2, 2, 3}, {4, 9, 13, 1000}, {6, 5, 3, 17},
+                            {1, 2, 3, 35}, {7, 4, 6, 100000}};
+    for (auto& c : cases) {
+        const int n = c[0], rows = c[1], cols = c[2], T = c[3];
+        const long long total = (long long)n * rows * cols;
+        std::vector<float> out(total, -1.0f); std::vector<int> count(total, 0);
+        for (int t = 0; t < T; ++t)
+            mp_decode_strided(out.data(), n, rows, cols, t, T, [&](long long b, int i, int j) {
+                const long long k = (b * rows + i) * cols + j;
+                if (i < 0 || i >= rows || j < 0 || j >= cols || k < 0 || k >= total) return -2.0f;
+                ++count[k]; return (float)k; });
+        for (long long k = 0; k < total; ++k)
+            if (out[k] != (float)k || count[k] != 1) { std::printf("n=%d rows=%d cols=%d T=%d: element %lld\n", n, rows, cols, T, k); return 1; }
+    }
+    return 0;
+}
+'''
+
+
+@pytest.mark.skipif(shutil.which('g++') is None, reason='g++ not installed')
+def test_grid_stride_loop_covers_every_element_once(tmp_path):
+    """The kernels' loop (`mp_decode_strided`), run on the CPU as a grid of T threads with stride T."""
+    (tmp_path / 'grid.cpp').write_text(_GRID_TEST)
+    r = subprocess.run(['g++', '-std=c++17', '-I', str(csrc_dir()), str(tmp_path / 'grid.cpp'), '-o', str(tmp_path / 'grid')],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(tmp_path / 'grid')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout

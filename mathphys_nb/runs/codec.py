@@ -12,7 +12,7 @@ import numpy as np
 from .registry import demo_step, benchmark, best_time
 from ..codec.codecs import GroupQuantCodec, SeedCodec
 from ..codec.kernels import _gpu_launch, compile_nvrtc, decode_blocks_cpu_twin, decode_blocks_fast, decode_blocks_gpu, seed_amp_phase
-from ..codec.packed128 import Packed128, R_MAX, cordic_amplitude, cordic_decode_block, cordic_reference_block, seed_field
+from ..codec.packed128 import Packed128, R_MAX, cordic_amplitude, cordic_decode_block, cordic_reference_block, seed_field, set_fields
 from ..codec.poincare import (PoincareMatrix, closed_form_blocks, compress_tiled, compression_figure, relative_rmse,
                                         smooth_field, validation_table)
 from ..codec.study import claim_verdicts, codec_at_rate, gaussian_matrix, rd_figure, run_study, synthetic_targets, table_at_rate
@@ -142,7 +142,7 @@ def demo_kernels(report, quick: bool = True):
     "Demo: decoded blocks, parity of the CPU twin and the fast path, and the throughput table."
     import matplotlib.pyplot as plt
     rows = bench_decode(quick=True)
-    s = np.random.default_rng(1).integers(0, 2**63, size=6, dtype=np.int64).astype(np.uint64) | np.uint64(0xFFFFF << 44)
+    s = set_fields(np.random.default_rng(1).integers(0, 2**63, size=6, dtype=np.int64).astype(np.uint64), r_q=R_MAX)   # r = 1
     par = [{'path': name, **decode_parity(f(s, 32, 32), s)} for name, f in
            [('C++ twin (loop)', decode_blocks_cpu_twin), ('fast CPU path', decode_blocks_fast)]]
     fig, axs = plt.subplots(1, 6, figsize=(12, 2.2))
