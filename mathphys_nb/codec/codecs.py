@@ -112,7 +112,9 @@ def lowfreq_index(block: int, # block side b
 class DCTCodec(Codec):
     "Per-block DCT keeping the k lowest frequencies in fp16: 2k bytes per block."
     name = 'dct'
-    def __init__(self, block: int = 32, k: int = 8): self.block, self.k = block, k; lowfreq_index(block, k)
+    def __init__(self, block: int = 32, # block side b
+                 k: int = 8,      # coefficients kept per block (2k bytes)
+                ): self.block, self.k = block, k; lowfreq_index(block, k)
     def encode(self, w) -> Encoded:
         w = check_matrix(w); I, J = lowfreq_index(self.block, self.k)
         c = dctn(to_blocks(w, self.block), axes=(-2, -1), norm='ortho')[..., I, J]
@@ -126,7 +128,8 @@ class DCTCodec(Codec):
 class SVDCodec(Codec):
     "Whole-matrix truncated SVD, rank k, fp16 factors: 2k(m+n) bytes."
     name = 'svd'
-    def __init__(self, rank: int = 2):
+    def __init__(self, rank: int = 2, # k: 2k(m+n) bytes
+                ):
         if not isinstance(rank, (int, np.integer)) or rank < 1: raise RangeError(f'rank must be a positive int, got {rank!r}')
         self.rank = rank
     def encode(self, w) -> Encoded:
@@ -143,7 +146,10 @@ class SVDCodec(Codec):
 class GroupQuantCodec(Codec):
     "b-bit group quantization (b ∈ {2, 4, 8}), fp16 scale (and zero point if asymmetric) per group of g."
     name = 'quant'
-    def __init__(self, bits: int = 8, group: int = 64, symmetric: bool = True):
+    def __init__(self, bits: int = 8,       # 2, 4 or 8
+                 group: int = 64,     # consecutive weights sharing a scale
+                 symmetric: bool = True, # else an fp16 zero point per group too
+                ):
         check_choice(bits, [2, 4, 8], 'bit width')
         if not isinstance(group, (int, np.integer)) or group < 1: raise RangeError(f'group must be a positive int, got {group!r}')
         self.bits, self.group, self.symmetric = bits, group, symmetric
@@ -200,7 +206,12 @@ def seed_basis(states,      # LFSR start states, shape (s,)
 class SeedCodec(Codec):
     "SeedLM-style: per chunk of C weights, a 16-bit LFSR seed + P coefficients (fp16 if P=1, else scale + b-bit codes)."
     name = 'seed'
-    def __init__(self, chunk: int = 256, n_coef: int = 1, coef_bits: int = 4, n_search: int = 65535, batch: int = 4096):
+    def __init__(self, chunk: int = 256,     # C, weights per seed
+                 n_coef: int = 1,       # P, coefficients per chunk
+                 coef_bits: int = 4,    # bits per coefficient code when P > 1
+                 n_search: int = 65535, # seeds tried (1..65535)
+                 batch: int = 4096,     # seeds per search batch (memory)
+                ):
         if not 1 <= n_coef <= chunk: raise RangeError(f'n_coef={n_coef} must be in [1, chunk={chunk}]')
         if not 1 <= n_search <= 65535: raise RangeError(f'n_search={n_search} must be in [1, 65535]')
         check_choice(coef_bits, [2, 4, 8], 'bit width')
@@ -249,7 +260,10 @@ class SeedCodec(Codec):
 class CordicSeedCodec(Codec):
     "One Packed128 per b×b block (`poincare.compress_tiled`): 16 bytes per block; decode by the CORDIC loop or closed form."
     name = 'cordic'
-    def __init__(self, block: int = 32, method: str = 'closed', refine: bool = False):
+    def __init__(self, block: int = 32,       # tile side b: 16 bytes per b×b tile
+                 method: str = 'closed',  # decode: 'closed' or 'cordic' (the loop)
+                 refine: bool = False,    # check neighbouring codes with the loop when encoding
+                ):
         check_choice(method, ['cordic', 'closed'], 'decode method'); self.block, self.method, self.refine = block, method, refine
     def encode(self, w) -> Encoded:
         w = check_matrix(w); t = compress_tiled(w, block=self.block, refine=self.refine)
@@ -270,7 +284,9 @@ def orthonormal_atoms(block: int, # block side b
 class BasisExpansionCodec(Codec):
     "Per b×b block, the first k coordinates on the orthonormalized basis-function atoms, fp16: 2k bytes per block."
     name = 'basis'
-    def __init__(self, block: int = 32, k: int = 8):
+    def __init__(self, block: int = 32, # block side b
+                 k: int = 8,      # atom coordinates kept per block (2k bytes)
+                ):
         Q = orthonormal_atoms(block)
         if not 1 <= k <= Q.shape[1]: raise RangeError(f'k={k} must be in [1, {Q.shape[1]}] (the number of atoms)')
         self.block, self.k = block, k; self._Q = Q[:, :k]

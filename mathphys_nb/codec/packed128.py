@@ -152,8 +152,11 @@ class Packed128:
             if not 0 <= v <= U64: raise RangeError(f'{n}={v} is not a 64-bit unsigned value')
 
     @classmethod
-    def from_params(cls, r: float, theta: float, basis_id: int = 0, d_theta: int = 0, d_r: int = 0, rot_code: int = 0,
-                    log2_c: int = 0, reserved: int = 0) -> 'Packed128':
+    def from_params(cls, r: float,       # radius in [0, 1]
+                    theta: float,        # angle in [0, 2π]
+                    basis_id: int = 0, d_theta: int = 0, d_r: int = 0, rot_code: int = 0, log2_c: int = 0,
+                    reserved: int = 0,   # the other fields of `FIELDS`, range-checked
+                   ) -> 'Packed128':
         "Quantize r ∈ [0, 1] and θ ∈ [0, 2π] into Seed0 and store them as float32 in Seed1."
         for n, v, top in (('r', r, 1.0), ('theta', theta, 2 * math.pi)):
             if not isinstance(v, (int, float, np.floating)) or isinstance(v, bool): raise TypeError(f'{n} must be a number')

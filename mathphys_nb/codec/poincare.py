@@ -129,7 +129,8 @@ class PoincareMatrix:
 
     nbytes = 16
 
-    def decompress(self, method: str = 'cordic') -> np.ndarray:
+    def decompress(self, method: str = 'cordic', # 'cordic', 'closed' or 'basis'
+                  ) -> np.ndarray:
         """(rows, cols) float32. 'cordic': the seed's 20-step loop (float32, the reference); 'closed': its closed
         form A(r)·cos(φ + θ + Φ) (fast path, agrees to ~2e-5·A); 'basis': the bitfield reading (`decode_basis`)."""
         check_choice(method, METHODS, 'decode method')
@@ -149,7 +150,10 @@ def closed_form_blocks(hi, # uint64 Seed0 words of shape (n,) (or one int)
     return (seed_coefficients(hi) @ angle_table(rows, cols)).reshape(-1, rows, cols)
 
 # %% ../../nbs/21_poincare.ipynb #a66f9150
-def _compress(cls, matrix, bits: int = 0, refine: bool = True) -> 'PoincareMatrix':
+def _compress(cls, matrix,          # (rows, cols) array, both sides >= 2
+              bits: int = 0,        # the low 20 bits (rotations) of the seed
+              refine: bool = True,  # check the 3×3 neighbouring codes with the float32 decoder
+             ) -> 'PoincareMatrix':
     "Best single seed for a 2-D `matrix` under the CORDIC reading (low 20 bits = `bits`)."
     M = check_matrix(matrix, min_side=2)
     A, psi = _fit_coefficients(M[None])
@@ -255,7 +259,8 @@ class TiledPoincare:
     @property
     def compression_ratio(self) -> float: return 4 * self.shape[0] * self.shape[1] / self.nbytes
 
-    def decompress(self, method: str = 'cordic') -> np.ndarray:
+    def decompress(self, method: str = 'cordic', # 'cordic' (the loop) or 'closed'
+                  ) -> np.ndarray:
         "The matrix (rows, cols) float32; 'cordic' (exact loop, default) or 'closed' (fast path)."
         check_choice(method, METHODS[:2], 'decode method')
         b, (ty, tx) = self.block, self.hi.shape
