@@ -19,9 +19,9 @@ from .packed128 import (Packed128, Packed64, R_MAX, THETA_MAX, angle_table, chec
                                          seed_amplitude_phase, seed_coefficients, seed_field, set_fields)
 
 # %% auto #0
-__all__ = ['METHODS', 'amplitude_table', 'amplitude_to_r', 'check_matrix', 'rmse', 'relative_rmse', 'PoincareMatrix',
-           'closed_form_blocks', 'smooth_field', 'TrainResult', 'train_with_adam128', 'TiledPoincare', 'compress_tiled',
-           'compression_figure', 'validation_table']
+__all__ = ['METHODS', 'amplitude_table', 'amplitude_to_r', 'fit_amplitude_phase', 'check_matrix', 'rmse', 'relative_rmse',
+           'PoincareMatrix', 'closed_form_blocks', 'smooth_field', 'TrainResult', 'train_with_adam128', 'TiledPoincare',
+           'compress_tiled', 'compression_figure', 'validation_table']
 
 # %% ../../nbs/21_poincare.ipynb #14dd1c2d
 @lru_cache(maxsize=1)
@@ -53,8 +53,10 @@ def _newton_on_circle(t, p, G, A, steps: int = 4) -> np.ndarray:
         t = t - np.where(g2 > 0, g1 / np.where(g2 > 0, g2, 1.0), 0.0)
     return np.stack([np.cos(t), np.sin(t)], 1)
 
-def _fit_coefficients(M: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    "Best (A, ψ) per block, A ∈ [0, A(1)], for blocks M (n, rows, cols) float64; mask 0/1 of the same shape."
+def fit_amplitude_phase(M: np.ndarray,               # blocks (n, rows, cols), float64
+                        mask: np.ndarray | None = None, # 0/1 weights of the same shape (padding = 0)
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    "Best (A, ψ) per block with A ∈ [0, A(1)], each (n,) float64: the block is then A·cos(φ + ψ), the CORDIC family's optimum before quantization."
     n, rows, cols = M.shape
     phi = pixel_angles(rows, cols); B = np.stack([np.cos(phi), np.sin(phi)])            # (2, rows, cols)
     W = np.ones_like(M) if mask is None else mask.astype(np.float64)
@@ -156,7 +158,7 @@ def _compress(cls, matrix,          # (rows, cols) array, both sides >= 2
              ) -> 'PoincareMatrix':
     "Best single seed for a 2-D `matrix` under the CORDIC reading (low 20 bits = `bits`)."
     M = check_matrix(matrix, min_side=2)
-    A, psi = _fit_coefficients(M[None])
+    A, psi = fit_amplitude_phase(M[None])
     hi, lo = _seeds_from_fit(A, psi, bits)
     if refine: hi = _refine_quantized(hi, M[None])
     return cls(Packed128(int(hi[0]), int(lo[0])), *M.shape)
@@ -296,7 +298,7 @@ def compress_tiled(matrix,              # (rows, cols) array, both sides >= 2
     W = np.zeros_like(P); W[:rows, :cols] = 1
     tiles = lambda a: a.reshape(ty, block, tx, block).transpose(0, 2, 1, 3).reshape(-1, block, block)
     Mt, Wt = tiles(P), tiles(W)
-    A, psi = _fit_coefficients(Mt, Wt)
+    A, psi = fit_amplitude_phase(Mt, Wt)
     hi, lo = _seeds_from_fit(A, psi, bits)
     if refine: hi = _refine_quantized(hi, Mt, Wt)
     return TiledPoincare(hi.reshape(ty, tx), lo.reshape(ty, tx), (rows, cols), int(block))

@@ -13,7 +13,7 @@ import numpy as np
 from ..core import seed_everything, check_choice, RangeError, progress
 from .codecs import (Codec, DCTCodec, SVDCodec, GroupQuantCodec, SeedCodec, CordicSeedCodec, BasisExpansionCodec,
                                       to_blocks, from_blocks)
-from .poincare import check_matrix, relative_rmse, smooth_field
+from .poincare import check_matrix, fit_amplitude_phase, relative_rmse, smooth_field
 from .packed128 import pack_hi, cordic_amplitude, pixel_angles, cordic_closed_form, R_MAX, THETA_MAX
 
 # %% auto #0
@@ -117,12 +117,10 @@ def cordic_family_fit(w,               # (m, n) matrix
                       block: int = 32, # block side
                      ) -> np.ndarray:
     "Best unquantized fit per block by a·cos φ + b·sin φ with |(a, b)| ≤ A(1): the CORDIC family's error floor."
-    w = check_matrix(w); B = to_blocks(w, block); phi = pixel_angles(block, block)
-    c, s = np.cos(phi), np.sin(phi)
-    a = (B * c).sum((-2, -1)) / (c * c).sum(); b = (B * s).sum((-2, -1)) / (s * s).sum()
-    amp = np.hypot(a, b); cap = float(cordic_amplitude(1.0)); f = np.minimum(1.0, cap / np.maximum(amp, 1e-300))
-    fit = (a * f)[..., None, None] * c + (b * f)[..., None, None] * s
-    return from_blocks(fit, w.shape).astype(np.float32)
+    w = check_matrix(w); B = to_blocks(w, block)
+    A, psi = fit_amplitude_phase(B.reshape(-1, block, block))
+    fit = A[:, None, None] * np.cos(pixel_angles(block, block) + psi[:, None, None])
+    return from_blocks(fit.reshape(B.shape), w.shape).astype(np.float32)
 
 # %% ../../nbs/24_codec_study.ipynb #3a49c3f3
 RATES = [0.125, 0.25, 0.5, 1.0, 2.0, 2.25, 4.0, 4.25, 8.25]
