@@ -12,12 +12,12 @@ import numpy as np
 from scipy.fft import dctn, idctn
 
 from ..core import ShapeError, RangeError, MathPhysError, check_choice
-from .poincare import TiledPoincare, check_matrix, compress_tiled, relative_rmse
+from .poincare import TiledPoincare, check_matrix, compress_tiled, from_blocks, relative_rmse, to_blocks
 
 # %% auto #0
-__all__ = ['LFSR_TAPS', 'Encoded', 'Codec', 'fp16_up', 'fp16_down', 'to_blocks', 'from_blocks', 'pack_bits', 'unpack_bits',
-           'lowfreq_index', 'DCTCodec', 'SVDCodec', 'GroupQuantCodec', 'lfsr_bits', 'seed_basis', 'SeedCodec',
-           'CordicSeedCodec', 'orthonormal_atoms', 'BasisExpansionCodec']
+__all__ = ['LFSR_TAPS', 'Encoded', 'Codec', 'fp16_up', 'fp16_down', 'pack_bits', 'unpack_bits', 'lowfreq_index', 'DCTCodec',
+           'SVDCodec', 'GroupQuantCodec', 'lfsr_bits', 'seed_basis', 'SeedCodec', 'CordicSeedCodec',
+           'orthonormal_atoms', 'BasisExpansionCodec']
 
 # %% ../../nbs/23_codecs.ipynb #a033bb74
 @dataclass
@@ -65,23 +65,6 @@ def fp16_down(x, # values, any shape S
     return np.where(h.astype(np.float64) > x, np.nextafter(h, np.float16(-np.inf)), h).astype(np.float16)
 
 # %% ../../nbs/23_codecs.ipynb #a16d783a
-def to_blocks(w: np.ndarray, # (m, n) matrix
-              block: int,    # block side b
-             ) -> np.ndarray:
-    "(⌈m/b⌉, ⌈n/b⌉, b, b) blocks, after edge-padding m, n up to multiples of b."
-    if not isinstance(block, (int, np.integer)) or block < 1: raise RangeError(f'block must be a positive int, got {block!r}')
-    m, n = w.shape; pm, pn = -m % block, -n % block
-    if pm or pn: w = np.pad(w, ((0, pm), (0, pn)), mode='edge')
-    M, N = w.shape
-    return w.reshape(M // block, block, N // block, block).transpose(0, 2, 1, 3)
-
-def from_blocks(blocks: np.ndarray, # (R, C, b, b) blocks
-                shape: tuple,       # (m, n) to crop to
-               ) -> np.ndarray:
-    "Inverse of `to_blocks`: the (m, n) matrix."
-    R, C, b, _ = blocks.shape
-    return blocks.transpose(0, 2, 1, 3).reshape(R * b, C * b)[:shape[0], :shape[1]]
-
 def pack_bits(u,         # unsigned ints < 2**bits, any shape (flattened), N values
               bits: int, # 2, 4 or 8
              ) -> np.ndarray:

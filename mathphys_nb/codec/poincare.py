@@ -20,8 +20,8 @@ from .packed128 import (Packed128, Packed64, R_MAX, THETA_MAX, angle_table, chec
 
 # %% auto #0
 __all__ = ['METHODS', 'amplitude_table', 'amplitude_to_r', 'fit_amplitude_phase', 'check_matrix', 'rmse', 'relative_rmse',
-           'PoincareMatrix', 'closed_form_blocks', 'smooth_field', 'TrainResult', 'train_with_adam128', 'TiledPoincare',
-           'compress_tiled', 'compression_figure', 'validation_table']
+           'PoincareMatrix', 'closed_form_blocks', 'smooth_field', 'TrainResult', 'train_with_adam128', 'to_blocks',
+           'from_blocks', 'TiledPoincare', 'compress_tiled', 'compression_figure', 'validation_table']
 
 # %% ../../nbs/21_poincare.ipynb #14dd1c2d
 @lru_cache(maxsize=1)
@@ -245,6 +245,26 @@ def train_with_adam128(self,
 
 PoincareMatrix.train_with_adam128 = train_with_adam128
 
+# %% ../../nbs/21_poincare.ipynb #c31e0525
+def to_blocks(w: np.ndarray,      # (m, n) matrix
+              block: int,         # block side b
+              pad: str = 'edge',  # how m, n are padded up to multiples of b: 'edge' (repeat the border) or 'zero'
+             ) -> np.ndarray:
+    "(⌈m/b⌉, ⌈n/b⌉, b, b) blocks (a view where no padding is needed): the one tiling of the codec area."
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1: raise RangeError(f'block must be a positive int, got {block!r}')
+    check_choice(pad, ['edge', 'zero'], 'padding')
+    m, n = w.shape; pm, pn = -m % block, -n % block
+    if pm or pn: w = np.pad(w, ((0, pm), (0, pn)), mode='edge' if pad == 'edge' else 'constant')
+    M, N = w.shape
+    return w.reshape(M // block, block, N // block, block).transpose(0, 2, 1, 3)
+
+def from_blocks(blocks: np.ndarray, # (R, C, b, b) blocks
+                shape: tuple,       # (m, n) to crop to
+               ) -> np.ndarray:
+    "Inverse of `to_blocks`: the (m, n) matrix."
+    R, C, b, _ = blocks.shape
+    return blocks.transpose(0, 2, 1, 3).reshape(R * b, C * b)[:shape[0], :shape[1]]
+
 # %% ../../nbs/21_poincare.ipynb #a763bcb0
 _HEADER = struct.Struct('<IIHH'); _VERSION = 1
 
@@ -267,8 +287,7 @@ class TiledPoincare:
         check_choice(method, METHODS[:2], 'decode method')
         b, (ty, tx) = self.block, self.hi.shape
         dec = cordic_decode_block if method == 'cordic' else closed_form_blocks
-        tiles = dec(self.hi.ravel(), b, b).reshape(ty, tx, b, b)
-        return tiles.transpose(0, 2, 1, 3).reshape(ty * b, tx * b)[:self.shape[0], :self.shape[1]]
+        return from_blocks(dec(self.hi.ravel(), b, b).reshape(ty, tx, b, b), self.shape)
 
     def to_bytes(self) -> bytes:
         body = np.stack([self.hi.ravel(), self.lo.ravel()], 1).astype('<u8').tobytes()
@@ -293,15 +312,12 @@ def compress_tiled(matrix,              # (rows, cols) array, both sides >= 2
     "One seed per block×block tile, all tiles fitted at once (padding ignored by the fit)."
     M = check_matrix(matrix, min_side=2)
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 2: raise RangeError(f'block={block!r} must be an int >= 2')
-    rows, cols = M.shape; ty, tx = -(-rows // block), -(-cols // block)
-    P = np.zeros((ty * block, tx * block)); P[:rows, :cols] = M
-    W = np.zeros_like(P); W[:rows, :cols] = 1
-    tiles = lambda a: a.reshape(ty, block, tx, block).transpose(0, 2, 1, 3).reshape(-1, block, block)
-    Mt, Wt = tiles(P), tiles(W)
+    Bm = to_blocks(M, block, 'zero'); ty, tx = Bm.shape[:2]
+    Mt, Wt = Bm.reshape(-1, block, block), to_blocks(np.ones_like(M), block, 'zero').reshape(-1, block, block)
     A, psi = fit_amplitude_phase(Mt, Wt)
     hi, lo = _seeds_from_fit(A, psi, bits)
     if refine: hi = _refine_quantized(hi, Mt, Wt)
-    return TiledPoincare(hi.reshape(ty, tx), lo.reshape(ty, tx), (rows, cols), int(block))
+    return TiledPoincare(hi.reshape(ty, tx), lo.reshape(ty, tx), M.shape, int(block))
 
 # %% ../../nbs/21_poincare.ipynb #78e425cb
 def compression_figure(n: int = 128,    # side of the two n×n matrices
