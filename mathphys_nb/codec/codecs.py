@@ -15,9 +15,9 @@ from ..core import ShapeError, RangeError, MathPhysError, check_choice
 from .poincare import TiledPoincare, check_matrix, compress_tiled, from_blocks, relative_rmse, to_blocks
 
 # %% auto #0
-__all__ = ['LFSR_TAPS', 'Encoded', 'Codec', 'fp16_up', 'fp16_down', 'pack_bits', 'unpack_bits', 'lowfreq_index', 'DCTCodec',
-           'SVDCodec', 'GroupQuantCodec', 'lfsr_bits', 'seed_basis', 'SeedCodec', 'CordicSeedCodec',
-           'orthonormal_atoms', 'BasisExpansionCodec']
+__all__ = ['LFSR_TAPS', 'Encoded', 'Codec', 'fp16_up', 'fp16_down', 'pack_bits', 'unpack_bits', 'quantize_symmetric',
+           'dequantize_symmetric', 'lowfreq_index', 'DCTCodec', 'SVDCodec', 'GroupQuantCodec', 'lfsr_bits',
+           'seed_basis', 'SeedCodec', 'CordicSeedCodec', 'orthonormal_atoms', 'BasisExpansionCodec']
 
 # %% ../../nbs/23_codecs.ipynb #a033bb74
 @dataclass
@@ -83,6 +83,23 @@ def unpack_bits(p: np.ndarray, # uint8 bytes from `pack_bits`
     per = 8 // bits
     return ((p[:, None] >> (np.arange(per, dtype=np.uint8) * bits)) & np.uint8((1 << bits) - 1)).ravel()[:n]
 
+def quantize_symmetric(x: np.ndarray, # (n, g) float64 values, one scale per row
+                       bits: int,     # 2, 4 or 8
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    "Symmetric b-bit codes round(x/s) + 2^(b−1), s = max|x|/(2^(b−1) − 1) rounded up to fp16 (nothing clips): (packed uint8 codes, (n,) fp16 scales)."
+    qmax = 2 ** (bits - 1) - 1; s = fp16_up(np.abs(x).max(1) / qmax); sf = s.astype(np.float64)[:, None]
+    q = np.clip(np.round(np.divide(x, sf, out=np.zeros_like(x), where=sf > 0)), -qmax, qmax) + 2 ** (bits - 1)
+    return pack_bits(q.astype(np.uint8), bits), s
+
+def dequantize_symmetric(codes: np.ndarray, # packed uint8 codes from `quantize_symmetric`
+                         scale: np.ndarray, # (n,) fp16 scales
+                         bits: int,         # 2, 4 or 8
+                         g: int,            # values per row
+                        ) -> np.ndarray:
+    "(n, g) float64 values (q − 2^(b−1))·s: the inverse of `quantize_symmetric`, to within s/2."
+    n = scale.shape[0]; q = unpack_bits(codes, bits, n * g).reshape(n, g).astype(np.float64)
+    return (q - 2 ** (bits - 1)) * scale.astype(np.float64)[:, None]
+
 # %% ../../nbs/23_codecs.ipynb #fe62bc39
 def lowfreq_index(block: int, # block side b
                   k: int,     # how many frequencies, 1..b²
@@ -143,9 +160,8 @@ class GroupQuantCodec(Codec):
     def encode(self, w) -> Encoded:
         w = check_matrix(w); g = self._groups(w); b = self.bits
         if self.symmetric:
-            qmax = 2 ** (b - 1) - 1; s = fp16_up(np.abs(g).max(1) / qmax); sf = s.astype(np.float64)[:, None]
-            q = np.clip(np.round(np.divide(g, sf, out=np.zeros_like(g), where=sf > 0)), -qmax, qmax) + 2 ** (b - 1)
-            return Encoded(self.name, w.shape, {'codes': pack_bits(q.astype(np.uint8), b), 'scale': s})
+            codes, s = quantize_symmetric(g, b)
+            return Encoded(self.name, w.shape, {'codes': codes, 'scale': s})
         z = fp16_down(g.min(1)); zf = z.astype(np.float64)[:, None]
         s = fp16_up((g.max(1) - zf[:, 0]) / (2 ** b - 1)); sf = s.astype(np.float64)[:, None]
         q = np.clip(np.round(np.divide(g - zf, sf, out=np.zeros_like(g), where=sf > 0)), 0, 2 ** b - 1)
@@ -153,9 +169,10 @@ class GroupQuantCodec(Codec):
 
     def decode(self, enc: Encoded) -> np.ndarray:
         self._check(enc); n = math.prod(enc.shape); ng = enc.arrays['scale'].shape[0]
-        q = unpack_bits(enc.arrays['codes'], self.bits, ng * self.group).reshape(ng, self.group).astype(np.float64)
-        s = enc.arrays['scale'].astype(np.float64)[:, None]
-        w = (q - 2 ** (self.bits - 1)) * s if self.symmetric else enc.arrays['zero'].astype(np.float64)[:, None] + q * s
+        if self.symmetric: w = dequantize_symmetric(enc.arrays['codes'], enc.arrays['scale'], self.bits, self.group)
+        else:
+            q = unpack_bits(enc.arrays['codes'], self.bits, ng * self.group).reshape(ng, self.group).astype(np.float64)
+            w = enc.arrays['zero'].astype(np.float64)[:, None] + q * enc.arrays['scale'].astype(np.float64)[:, None]
         return w.ravel()[:n].reshape(enc.shape).astype(np.float32)
 
     def error_bound(self, enc: Encoded) -> np.ndarray:
@@ -223,16 +240,13 @@ class SeedCodec(Codec):
         U = seed_basis(seeds, self.chunk, self.n_coef).astype(np.float64)
         c = np.einsum('npc,nc->np', np.linalg.pinv(U), X)                   # least squares per chunk
         if self.n_coef == 1: return Encoded(self.name, w.shape, {'seed': seeds, 'coef': c[:, 0].astype(np.float16)})
-        qmax = 2 ** (self.coef_bits - 1) - 1; s = fp16_up(np.abs(c).max(1) / qmax); sf = s.astype(np.float64)[:, None]
-        q = np.clip(np.round(np.divide(c, sf, out=np.zeros_like(c), where=sf > 0)), -qmax, qmax) + 2 ** (self.coef_bits - 1)
-        return Encoded(self.name, w.shape, {'seed': seeds, 'scale': s, 'codes': pack_bits(q.astype(np.uint8), self.coef_bits)})
+        codes, s = quantize_symmetric(c, self.coef_bits)
+        return Encoded(self.name, w.shape, {'seed': seeds, 'scale': s, 'codes': codes})
 
     def coefficients(self, enc: Encoded) -> np.ndarray:
         "(n_chunks, P) dequantized coefficients."
         if self.n_coef == 1: return enc.arrays['coef'].astype(np.float64)[:, None]
-        n = len(enc.arrays['seed'])
-        q = unpack_bits(enc.arrays['codes'], self.coef_bits, n * self.n_coef).reshape(n, self.n_coef).astype(np.float64)
-        return (q - 2 ** (self.coef_bits - 1)) * enc.arrays['scale'].astype(np.float64)[:, None]
+        return dequantize_symmetric(enc.arrays['codes'], enc.arrays['scale'], self.coef_bits, self.n_coef)
 
     def decode(self, enc: Encoded) -> np.ndarray:
         self._check(enc); U = seed_basis(enc.arrays['seed'], self.chunk, self.n_coef)
