@@ -136,3 +136,23 @@ def test_quick_weights_recipe(tmp_path):
         assert set(r['test']) >= {'vrmse', 'persistence', 'autoencoder', 'spread_skill', 'skill'}
         emu = Emulator.load(tmp_path / r['path'].split('/')[-1])
         assert all(v.dtype == torch.float32 for v in emu.model.state_dict().values())
+
+
+def test_torchrun_two_processes_keep_weights_in_sync(tiny, tmp_path):
+    """Two gloo processes, each drawing its half of the global batch: gradients are averaged, so both ranks end with the
+    same weights (equal validation loss on the same fixed windows); without the all-reduce they would differ."""
+    import os, shutil, subprocess, sys
+    from conftest import ROOT, venv_bin
+    root, ds, tr, codec = tiny
+    torchrun = venv_bin('torchrun')
+    if not os.path.exists(torchrun): pytest.skip('torchrun not installed next to this python')
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'MATHPHYS_PROGRESS': '0'}
+    out = subprocess.run([torchrun, '--nproc_per_node', '2', '-m', 'mathphys_nb.runs.cli', 'train', 'emulator', '--data', str(ds),
+                          '--pool-factor', '4', '--kind', 'diffusion', '--out', str(tmp_path / 'ddp.pt'), '--width', '24', '--depth', '1',
+                          '--heads', '2', '--steps', '4', '--batch', '8', '--copies', '1', '--threads', '1'],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [json.loads(l) for l in out.stdout.splitlines() if l.startswith('{')]
+    assert sorted(r['rank'] for r in rows) == [0, 1] and all(r['world'] == 2 for r in rows)
+    assert rows[0]['valid_loss'] == rows[1]['valid_loss']
+    assert (tmp_path / 'ddp.pt').exists()
