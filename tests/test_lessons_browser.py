@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from labdriver import (ROOT, browser, browser_missing, canvas_is_blank, canvases, cell_errors, changed_fraction,
-                       copy_lessons, dismiss_news, lab_server, open_and_run, shot, shutdown_kernels, wait_changed, HARMLESS)
+from conftest import ROOT
+from mathphys_nb.runs.widgets import (browser, browser_missing, canvas_is_blank, canvases, cell_errors, changed_fraction,
+                                      copy_lessons, dismiss_news, lab_server, open_and_run, shot, shutdown_kernels,
+                                      wait_changed, HARMLESS)
 
 pytestmark = pytest.mark.browser
 LESSONS = sorted(p.name for p in (ROOT / 'nbs' / 'lessons').glob('*.ipynb'))
