@@ -2,7 +2,7 @@
 
 One Lab server for all lessons. Per lesson: Run All, no cell error, widgets in the DOM, every WebGL canvas not
 blank, a screenshot in build/lessons/. Then the widgets are acted on and must change the picture: the time
-slider (browser side), the concept map's run button, POINT (click → value and time series), DRAW (click to paint,
+slider (while the kernel sleeps in a cell added for the purpose: scrubbing is browser-side), the concept map's run button, POINT (click → value and time series), DRAW (click to paint,
 simulate), the equation box (a refusal is a sentence) and the compression explorer's student level.
 """
 import json
@@ -52,15 +52,31 @@ def _wait_text(loc, needle: str, timeout: float = 30.0) -> str:
 
 # --- actions per lesson: each returns a list of failure messages -------------------------------------------------
 
+BUSY = "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /\\| Busy/.test(e.textContent))"
+IDLE_NOW = "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /\\| Idle/.test(e.textContent))"
+
+
+def _keep_kernel_busy(page, seconds: int):
+    "Append a cell `time.sleep(seconds)` and run it: the kernel cannot answer widget messages meanwhile."
+    page.locator('.jp-Cell').last.click(); page.keyboard.press('Escape'); page.keyboard.press('b')
+    page.keyboard.press('Enter'); page.keyboard.type(f'import time; time.sleep({seconds})'); page.keyboard.press('Shift+Enter')
+    page.wait_for_function(BUSY, timeout=15_000)
+
+
 def act_standing_waves(page):
     fails = []
     cs = canvases(page)
     before = shot(cs[0])
     handle = page.locator('.widget-slider .noUi-handle').first
+    handle.scroll_into_view_if_needed()
+    _keep_kernel_busy(page, 10)             # scrubbing must not need the kernel: frames are in the browser
     handle.click()
     for _ in range(10): handle.press('ArrowRight')
-    after = wait_changed(cs[0], before)
-    if changed_fraction(before, after) < 0.01: fails.append('time slider: the solver canvas did not change')
+    after = wait_changed(cs[0], before, timeout=6)
+    busy = page.evaluate(BUSY)
+    if changed_fraction(before, after) < 0.01: fails.append('time slider: the solver canvas did not change while the kernel was busy')
+    elif not busy: fails.append('time slider: the kernel went idle before the change was seen (cannot tell it was browser-side)')
+    page.wait_for_function(IDLE_NOW, timeout=30_000)
     # POINT: click the centre of the probe's canvas → the value and a time series appear
     out = page.locator('.jp-OutputArea-output').filter(has=page.locator('canvas')).last
     probe = out.locator('canvas').first; probe.scroll_into_view_if_needed()
