@@ -22,10 +22,8 @@ FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-ne
 SUBSET = ['index.ipynb', '12_heat.ipynb', 'lessons/01_standing_waves.ipynb']
 
 
-@pytest.fixture(scope='module')
-def site(tmp_path_factory):
+def _build(d: Path) -> dict:
     from mathphys_nb.runs.docs import build_docs
-    d = tmp_path_factory.mktemp('docs')
     nbs = d / 'nbs'
     for rel in SUBSET:
         (nbs / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -34,11 +32,24 @@ def site(tmp_path_factory):
     env = os.environ.get('PYTHONPATH', '')
     os.environ['PYTHONPATH'] = os.pathsep.join([str(ROOT)] + ([env] if env else []))   # the spawned workers import the package
     try:
-        summary = build_docs(d / '_docs', execute=True, renderer='smalldocs', nbs=nbs, proc=d / '_proc')
+        return build_docs(d / '_docs', execute=True, renderer='smalldocs', nbs=nbs, proc=d / '_proc')
     finally:
         if env: os.environ['PYTHONPATH'] = env
         else: os.environ.pop('PYTHONPATH', None)
-    return summary, d / '_docs'
+
+
+@pytest.fixture(scope='session')
+def site(tmp_path_factory):
+    "Built once per test run, also when pytest-xdist runs the tests of this file on two workers."
+    from filelock import FileLock
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'): base = base.parent
+    d = base / 'docs_site'
+    with FileLock(str(base / 'docs_site.lock')):
+        if not (d / 'summary.json').exists():
+            d.mkdir(exist_ok=True)
+            (d / 'summary.json').write_text(json.dumps(_build(d)))
+    return json.loads((d / 'summary.json').read_text()), d / '_docs'
 
 
 def test_site_pages_navigation_api_and_links(site):
