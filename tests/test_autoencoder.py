@@ -181,3 +181,26 @@ def test_shipped_weights_load_and_are_small():
         x = torch.zeros(1, m.cfg.in_channels, e['resolution'], e['resolution'])
         with torch.no_grad(): assert torch.isfinite(m(tf.forward(x + 1.0))).all()
     assert total < 20e6
+
+
+class _Report:
+    def __init__(self): self.calls = []
+    def section(self, t): self.calls.append(('section', t)); return self
+    def text(self, t): self.calls.append(('text', t)); return self
+    def table(self, rows, caption=''): self.calls.append(('table', rows)); return self
+    def figure(self, fig, caption=''):
+        import matplotlib.pyplot as plt
+        self.calls.append(('figure', caption)); plt.close(fig); return self
+
+
+def test_demo_step_and_benchmark_on_shipped_weights():
+    from mathphys_nb.runs.autoencoder import demo_autoencoder, bench_autoencoder, shipped_entries
+    entries = shipped_entries()
+    if not entries: pytest.skip('no shipped autoencoders (run `make weights`)')
+    rep = _Report(); demo_autoencoder(rep, quick=True)
+    tables = [rows for kind, rows in rep.calls if kind == 'table']
+    assert len(tables[0]) == len(entries) and {'AE', 'PCA', 'DCT', 'latent B/frame'} <= set(tables[0][0])
+    live = tables[-1]
+    assert live and all(abs(r['VRMSE now'] - r['VRMSE in manifest']) < 0.5 * r['VRMSE in manifest'] + 0.05 for r in live)
+    rows = bench_autoencoder(quick=True)
+    assert {r['unit'] for r in rows} == {'ms/frame', 'B/frame', 'MB/frame'} and all(r['value'] > 0 for r in rows)
