@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat settings.ini setup.py pyproject.toml 2>/
 export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-fast lab docs readme bench data export clean browser-deps
+.PHONY: install demo test test-fast lab docs readme bench data weights export clean browser-deps
 
 ## Set-up: venv + CPU torch first (so pip never pulls a multi-GB CUDA build) + the package with dev extras.
 $(STAMP):
@@ -21,7 +21,7 @@ install: $(STAMP)
 
 ## The main job: the end-to-end pipeline, headless, writing build/demo/report.html.
 demo: install
-	$(PY) -m mathphys_nb.demo
+	$(BIN)/mathphys demo
 
 ## Every check CI runs (export/clean in sync, every notebook, unit/property tests, docs, real browser).
 test: install browser-deps
@@ -36,23 +36,27 @@ browser-deps:
 
 ## JupyterLab on the lessons, bound to 127.0.0.1, token auth kept on.
 lab: install
-	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser --ServerApp.root_dir=nbs/lessons $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(BIN)/mathphys lab
 
 docs: install
-	$(PY) -m mathphys_nb.docs docs
+	$(BIN)/mathphys docs
 
 readme: install
-	$(PY) -m mathphys_nb.docs readme
+	$(BIN)/mathphys docs readme
 
 bench: install
-	$(PY) -m mathphys_nb.bench
+	$(BIN)/mathphys bench
 
 data: install
-	$(PY) -m mathphys_nb.data default
+	$(BIN)/mathphys data default
+
+## The shipped checkpoints in data/weights/ (with their manifest): long on a CPU, run once and commit.
+weights: install
+	$(BIN)/mathphys weights
 
 ## After editing notebooks: regenerate the library and clean the notebooks.
 export: install
-	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(PY) -m mathphys_nb.docs readme
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/mathphys docs readme
 
 clean:
 	rm -rf build _docs _proc .pytest_cache

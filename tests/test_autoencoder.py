@@ -116,7 +116,7 @@ def test_ddp_two_cpu_processes_match_one(tiny, tmp_path):
         [[f"--{k.replace('_', '-')}", str(v)] for k, v in TINY.items()], [])
     one = train_autoencoder(AETrainConfig(str(tiny), steps=6, **TINY), tmp_path / 'one', show=False)
     cmd = [str(torchrun), '--nnodes', '1', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(_free_port()),
-           '-m', 'mathphys_nb.runs.autoencoder', 'train', '--out', str(tmp_path / 'two')] + args
+           '-m', 'mathphys_nb.runs.autoencoder', 'train', 'ae', '--out', str(tmp_path / 'two')] + args
     try: r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240, cwd=ROOT)
     except subprocess.TimeoutExpired: pytest.skip('torchrun did not finish in 240 s (machine too loaded to start 2 processes)')
     if r.returncode != 0 and ('Address already in use' in r.stderr or 'rendezvous' in r.stderr.lower() and 'timed out' in r.stderr.lower()):
@@ -130,7 +130,7 @@ def test_ddp_two_cpu_processes_match_one(tiny, tmp_path):
 
 def test_eval_command_prints_the_json_line(tiny, tmp_path):
     train_autoencoder(AETrainConfig(str(tiny), steps=2, **TINY), tmp_path / 'run', show=False)
-    r = subprocess.run([sys.executable, '-m', 'mathphys_nb.runs.autoencoder', 'eval', '--checkpoint', str(tmp_path / 'run' / 'last.pt'),
+    r = subprocess.run([sys.executable, '-m', 'mathphys_nb.runs.autoencoder', 'eval', 'ae', '--checkpoint', str(tmp_path / 'run' / 'last.pt'),
                         '--data', str(tiny), '--json'], env=ENV, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.strip().splitlines(); assert len(lines) == 1

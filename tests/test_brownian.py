@@ -2,8 +2,8 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from mathphys_nb.brownian import walk, apply_box, bin_probs_1d, msd, msd_tolerance
-from mathphys_nb.grid import Grid2D
+from mathphys_nb.physics.brownian import walk, apply_box, bin_probs_1d, msd, msd_tolerance
+from mathphys_nb.physics.grid import Grid2D
 
 
 @settings(max_examples=40, deadline=None)

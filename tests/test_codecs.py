@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mathphys_nb.core import RangeError, ShapeError, MathPhysError
-from mathphys_nb.codecs import (DCTCodec, SVDCodec, GroupQuantCodec, SeedCodec, BasisExpansionCodec, CordicSeedCodec,
+from mathphys_nb.codec.codecs import (DCTCodec, SVDCodec, GroupQuantCodec, SeedCodec, BasisExpansionCodec, CordicSeedCodec,
                                 Encoded, pack_bits, unpack_bits, fp16_up, fp16_down, relative_rmse, poincare_available,
                                 lfsr_bits, seed_basis)
 

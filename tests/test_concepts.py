@@ -5,12 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from mathphys_nb.concepts import (MATH_TO_PHYSICS_MAP, CONCEPT_LABELS, TINY, concepts, simulations_for, run_concept,
+from mathphys_nb.physics.concepts import (MATH_TO_PHYSICS_MAP, CONCEPT_LABELS, concepts, simulations_for, run_concept,
                                   param_table, slider_specs, make_widgets, concept_label)
-from mathphys_nb.core import UnknownNameError, import_all_modules
-from mathphys_nb.simulation import SIMULATIONS, SimResult
+from mathphys_nb.core import UnknownNameError
+from mathphys_nb.physics.simulation import SIMULATIONS, SimResult, get_simulation, simulation_names
 
-import_all_modules()
+for _n in simulation_names(): get_simulation(_n)
 ALL = [s for c in MATH_TO_PHYSICS_MAP for s in MATH_TO_PHYSICS_MAP[c]]
 SEED_KO = {'미분방정식': ['euler_flow', 'heat_equation'], '벡터 미적분': ['vector_field', 'curl_divergence'],
            '푸리에 변환': ['wave_decomposition', 'frequency_analysis'], '선형대수': ['transformation_matrix', 'eigenvalue_viz'],
@@ -20,7 +20,7 @@ SEED_KO = {'미분방정식': ['euler_flow', 'heat_equation'], '벡터 미적분
 def test_map_matches_the_seed():
     assert {CONCEPT_LABELS[c][1]: v for c, v in MATH_TO_PHYSICS_MAP.items()} == SEED_KO
     assert len(concepts()) == 5 and len(ALL) == 10 == len(set(ALL))
-    assert set(TINY) == set(ALL)
+    assert all(get_simulation(s).tiny for s in ALL), 'every simulation of the map declares a tiny configuration'
 
 
 @pytest.mark.parametrize('sim', ALL)
@@ -28,7 +28,7 @@ def test_every_entry_is_registered_and_runs(sim):
     missing = sorted(set(ALL) - set(SIMULATIONS))
     assert sim in SIMULATIONS, f'{sim} is not registered (missing: {missing})'
     spec = SIMULATIONS[sim]
-    r = spec.fn(**spec.resolve(**TINY[sim]))
+    r = spec.fn(**spec.resolve(**spec.tiny))
     assert isinstance(r, SimResult) and r.name == sim
     for k, f in r.fields.items():
         assert f.ndim in (3, 4) and f.shape[0] == len(r.t), (k, f.shape)
@@ -52,7 +52,7 @@ def test_widgets_build():
 
 def test_library_import_does_not_import_ipywidgets():
     import subprocess, sys
-    code = 'import sys, mathphys_nb.concepts; print("ipywidgets" in sys.modules)'
+    code = 'import sys, mathphys_nb.physics.concepts; print("ipywidgets" in sys.modules)'
     assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip() == 'False'
 
 

@@ -2,23 +2,26 @@
 import numpy as np
 import pytest
 
-from mathphys_nb.core import import_all_modules
-from mathphys_nb.simulation import SIMULATIONS
+from mathphys_nb.physics.simulation import get_simulation, simulation_names
 
-import_all_modules()
-TINY = {'heat_equation': dict(t_end=0.02, n_frames=4), 'diffusion_process': dict(t_end=0.02, n_frames=4),
-        'wave_decomposition': dict(t_end=0.2, n_frames=4), 'frequency_analysis': dict(t_end=0.2, n_frames=4),
-        'gray_scott': dict(t_end=20.0, n_frames=4), 'euler_flow': dict(t_end=0.02, n_frames=4),
-        'brownian_motion': dict(n_walkers=200, n_frames=4), 'vector_field': dict(n_particles=4, n_frames=4)}
+# every simulation with a grid resolution, time frames and a seed becomes a dataset (n is set by the data command)
+GRIDDED = [n for n in simulation_names() if {'n', 'n_frames', 'seed'} <= {p.name for p in get_simulation(n).params}]
 
 
-@pytest.mark.parametrize('name', sorted(TINY))
+def _tiny(name):
+    return {**{k: v for k, v in get_simulation(name).tiny.items() if k != 'n'}, 'n_frames': 4}
+
+
+def test_gridded_simulations_are_found():
+    assert {'heat_equation', 'euler_flow', 'wave_decomposition', 'gray_scott', 'brownian_motion', 'vector_field'} <= set(GRIDDED)
+
+
+@pytest.mark.parametrize('name', GRIDDED)
 def test_dataset_reads_back_through_the_well(name, tmp_path):
     import h5py
     from the_well.data import WellDataset
-    from mathphys_nb.data import make_dataset
-    assert name in SIMULATIONS, f'{name} is not registered'
-    p = make_dataset(name, n_traj=3, res=16, out=tmp_path, **TINY[name])
+    from mathphys_nb.well.data import make_dataset
+    p = make_dataset(name, n_traj=3, res=16, out=tmp_path, **_tiny(name))
     ds = WellDataset(path=str(p), well_split_name='train', n_steps_input=2, n_steps_output=1)
     assert len(ds) == 4 - 3 + 1
     s = ds[0]

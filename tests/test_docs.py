@@ -3,7 +3,7 @@ from conftest import ROOT
 
 
 def test_fallback_site_has_a_page_per_notebook(tmp_path):
-    from mathphys_nb.docs import build_fallback_site
+    from mathphys_nb.runs.docs import build_fallback_site
     pages = build_fallback_site(tmp_path, execute=False)
     want = {p.relative_to(ROOT / 'nbs').with_suffix('.html') for p in (ROOT / 'nbs').rglob('*.ipynb')
             if not any(part.startswith(('_', '.')) for part in p.relative_to(ROOT / 'nbs').parts)}

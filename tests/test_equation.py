@@ -2,10 +2,11 @@
 of bad equation is refused with an error that names the problem."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from mathphys_nb.core import MathPhysError, UnknownNameError, RangeError, ShapeError
-from mathphys_nb.equation import EquationError, EquationSimulation, equation_to_simulation, example_checks
-from mathphys_nb.wave import peak_frequency, wave_dt_limit
+from mathphys_nb.physics.equation import EquationError, EquationSimulation, equation_to_simulation, example_checks
+from mathphys_nb.physics.wave import peak_frequency, wave_dt_limit
 
 
 def test_diffusion_mode_decays_at_alpha_k2():
@@ -94,3 +95,16 @@ def test_bad_options():
     s = equation_to_simulation('u_t = 0.1*u_xx', n=16)
     with pytest.raises(ShapeError, match='u0 has shape'): s.run(0.1, 2, u0=np.zeros((5, 5)))
     with pytest.raises(RangeError, match='t_end'): s.run(-1.0)
+
+
+FAST_EQ = settings(max_examples=15, deadline=None)
+
+
+@FAST_EQ
+@given(D=st.floats(1e-3, 1.0), a=st.floats(-2.0, 2.0).filter(lambda v: abs(v) > 1e-3))
+def test_parse_advection_diffusion_coefficients(D, a):
+    s = equation_to_simulation(f'u_t + {a!r}*u_x = {D!r}*laplace(u)', n=16)
+    assert s.kind == 'advection-diffusion'
+    assert s.coefficients['Dx'] == pytest.approx(D) and s.coefficients['ax'] == pytest.approx(a)
+    g = s.grid; limit = 1 / (4 * D / g.dx**2 + abs(a) / g.dx)      # combined explicit limit (2D, dx = dy)
+    assert s.dt <= limit

@@ -4,12 +4,12 @@ where a GPU exists."""
 import numpy as np
 import pytest
 
-import mathphys_nb.kernels as K
+import mathphys_nb.codec.kernels as K
 from mathphys_nb.core import gpu_available, MathPhysError, ShapeError, UnknownNameError
-from mathphys_nb.kernels import (compile_nvrtc, cuda_source, KernelCompileError, decode_blocks_cpu_twin,
+from mathphys_nb.codec.kernels import (compile_nvrtc, cuda_source, KernelCompileError, decode_blocks_cpu_twin,
                                  decode_blocks_fast, decode_blocks_gpu, decode_blocks, libm_reference_block,
                                  seed_amp_phase, seed_coefficients)
-from mathphys_nb.packed128 import cordic_reference_block, cordic_closed_form, cordic_amplitude, R_MAX
+from mathphys_nb.codec.packed128 import cordic_reference_block, cordic_closed_form, cordic_amplitude, R_MAX
 
 
 def _seeds(n=32, seed=0):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mathphys_nb.core import RangeError
-from mathphys_nb.packed128 import (FIELDS, R_MAX, THETA_MAX, Packed128, pack_hi, unpack_hi, cordic_reference_block,
+from mathphys_nb.codec.packed128 import (FIELDS, R_MAX, THETA_MAX, Packed128, pack_hi, unpack_hi, cordic_reference_block,
                                    cordic_closed_form, cordic_amplitude)
 
 
@@ -62,7 +62,7 @@ def test_closed_form_matches_cordic(hi, rows, cols):
 
 # --- vectorized pack/unpack, vectorized CORDIC loop, basis reading ---------------------------------------------
 from mathphys_nb.core import ShapeError  # noqa: E402
-from mathphys_nb.packed128 import (pack_seeds, unpack_seeds, cordic_decode_block, decode_basis, basis_eval,  # noqa: E402
+from mathphys_nb.codec.packed128 import (pack_seeds, unpack_seeds, cordic_decode_block, decode_basis, basis_eval,  # noqa: E402
                                    BasisFunction)
 
 arrays = st.integers(1, 20).flatmap(lambda n: st.tuples(

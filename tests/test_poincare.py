@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mathphys_nb.core import RangeError, ShapeError, UnknownNameError
-from mathphys_nb.packed128 import Packed128, R_MAX, cordic_decode_block
-from mathphys_nb.poincare import (PoincareMatrix, TiledPoincare, compress_tiled, rmse, relative_rmse, smooth_field,
+from mathphys_nb.codec.packed128 import Packed128, R_MAX, cordic_decode_block
+from mathphys_nb.codec.poincare import (PoincareMatrix, TiledPoincare, compress_tiled, rmse, relative_rmse, smooth_field,
                                   amplitude_table)
 
 

@@ -47,5 +47,5 @@ def test_clean_leaves_notebooks_unchanged(tmp_path):
 
 
 def test_readme_is_generated_from_index():
-    from mathphys_nb.docs import readme_text
+    from mathphys_nb.runs.docs import readme_text
     assert (ROOT / 'README.md').read_text() == readme_text(), 'README.md is stale: run `make readme`'

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from mathphys_nb.core import MathPhysError, ShapeError
-from mathphys_nb.well import write_well_file, write_stats, compute_stats, vrmse, tiny_dataset
+from mathphys_nb.well.io import write_well_file, write_stats, compute_stats, vrmse, tiny_dataset
 
 
 def _write(root, B=3, T=6, ny=5, nx=7, seed=0, bc='periodic'):

@@ -1,0 +1,71 @@
+"""The house rules of the layout: areas are subpackages, the library never imports the running layer, asking for
+one simulation imports only what it needs, and the physics part does not import torch."""
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+PKG = ROOT / 'mathphys_nb'
+AREAS = ['physics', 'well', 'codec', 'widgets', 'runs']
+
+
+def test_areas_are_subpackages():
+    for a in AREAS: assert (PKG / a / '__init__.py').exists(), a
+    flat = sorted(p.stem for p in PKG.glob('*.py') if not p.stem.startswith('_'))
+    assert flat == ['core'], f'only core lives at the top level, found {flat}'
+
+
+def _imports(path):
+    out = set()
+    for n in ast.walk(ast.parse(path.read_text())):
+        if isinstance(n, ast.ImportFrom):
+            mod = n.module or ''
+            if n.level: mod = '.'.join(path.relative_to(ROOT).with_suffix('').parts[:-n.level] + ((mod,) if mod else ()))
+            out.add(mod)
+        elif isinstance(n, ast.Import): out |= {a.name for a in n.names}
+    return out
+
+
+def test_library_never_imports_the_running_layer():
+    bad = {str(p.relative_to(ROOT)): sorted(m for m in _imports(p) if m.startswith('mathphys_nb.runs'))
+           for p in PKG.rglob('*.py') if 'runs' not in p.relative_to(PKG).parts and p.name != '_modidx.py'}
+    assert not {k: v for k, v in bad.items() if v}, bad
+
+
+def _modules_after(code):
+    out = subprocess.run([sys.executable, '-c', code + '\nimport sys, json; print(json.dumps(sorted(sys.modules)))'],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_one_simulation_imports_only_its_module():
+    mods = _modules_after("from mathphys_nb.physics.simulation import get_simulation; get_simulation('heat_equation')")
+    ours = {m for m in mods if m.startswith('mathphys_nb.')}
+    assert 'mathphys_nb.physics.heat' in ours
+    assert not ours & {'mathphys_nb.physics.euler', 'mathphys_nb.physics.wave', 'mathphys_nb.codec.poincare'}, ours
+    assert 'torch' not in mods
+
+
+def test_physics_does_not_import_torch():
+    code = 'import importlib, pkgutil, mathphys_nb.physics as P\n' \
+           'for m in pkgutil.iter_modules(P.__path__): importlib.import_module(f"mathphys_nb.physics.{m.name}")'
+    mods = _modules_after(code)
+    assert 'mathphys_nb.physics.euler' in mods and 'torch' not in mods
+
+
+def test_every_simulation_home_registers_what_it_claims():
+    from mathphys_nb.physics.simulation import SIMULATION_HOMES, SIMULATIONS, get_simulation
+    for name, home in SIMULATION_HOMES.items():
+        assert get_simulation(name).fn.__module__ == home, (name, home)
+    assert set(SIMULATIONS) <= set(SIMULATION_HOMES), set(SIMULATIONS) - set(SIMULATION_HOMES)
+
+
+def test_mathphys_help_lists_the_subcommands():
+    exe = ROOT / '.venv' / 'bin' / 'mathphys'
+    cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'mathphys_nb.runs.cli']
+    out = subprocess.run(cmd + ['--help'], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    for sub in ('data', 'demo', 'bench', 'docs', 'lab', 'weights'): assert f'  {sub}' in out, out
