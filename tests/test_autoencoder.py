@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from mathphys_nb.core import RangeError, ShapeError, MathPhysError, save_checkpoint
+from mathphys_nb.core import RangeError, ShapeError, MathPhysError, save_checkpoint, shipped_checkpoint
 from mathphys_nb.emulator.autoencoder import (DCAEConfig, AutoEncoder, ratio_ladder, choose_latent, compression_ratio,
                                               softclip, ladder_table)
 from mathphys_nb.emulator.ae_data import (augment, load_frames, transform_from_stats, vmse, PCABaseline, DCTBaseline,
@@ -174,7 +174,7 @@ def test_shipped_weights_load_and_are_small():
     if not man: pytest.skip('no autoencoder in the manifest')
     total = 0
     for name, e in man.items():
-        p = ROOT / e['path']; total += p.stat().st_size
+        p = shipped_checkpoint(name); total += p.stat().st_size                     # path relative to data/
         m, tf, ck = load_autoencoder(p)
         assert ck['config']['name'] == e['config'] and m.cfg.name == e['config']
         assert e['ratio'] == pytest.approx(compression_ratio(e['resolution'], m.cfg.in_channels, m.cfg.factor, m.cfg.lat_channels))
