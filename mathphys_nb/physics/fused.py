@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 # %% auto #0
-__all__ = ['lap_row', 'laplacian_into', 'heat_steps', 'wave_steps', 'gray_scott_steps', 'adr_steps']
+__all__ = ['lap_row', 'laplacian_into', 'heat_steps', 'wave_steps', 'gray_scott_steps', 'adr_steps', 'euler_rhs_padded']
 
 # %% ../../nbs/10a_fused.ipynb #4d4cbaa7
 def _jit(fn):
@@ -109,3 +109,70 @@ def adr_steps(u, tmp, steps, h, cx, cy, wx, wy, poly):
                 o[i] = c + h * (o[i] + (f - adv))
         u, tmp = tmp, u
     return u
+
+# %% ../../nbs/10a_fused.ipynb #aa1907af
+@_jit
+def _slope(a, b, mc):
+    "Limited slope from the backward and forward differences a, b: minmod, or monotonized central when `mc`."
+    if a * b <= 0.0: return 0.0
+    m = min(min(2.0 * abs(a), 2.0 * abs(b)), 0.5 * abs(a + b)) if mc else min(abs(a), abs(b))
+    return m if a > 0 else -m
+
+@_jit
+def _face_flux(rL, uL, vL, pL, rR, uR, vR, pR, gamma, hllc, F):
+    "HLLC (or HLL) flux through a face normal to x between primitive states L and R, written into F[4]."
+    EL = pL / (gamma - 1) + 0.5 * rL * (uL * uL + vL * vL); ER = pR / (gamma - 1) + 0.5 * rR * (uR * uR + vR * vR)
+    cL = np.sqrt(gamma * pL / rL); cR = np.sqrt(gamma * pR / rR)
+    sL = min(uL - cL, uR - cR); sR = max(uL + cL, uR + cR)
+    if sL >= 0:
+        F[0] = rL * uL; F[1] = rL * uL * uL + pL; F[2] = rL * uL * vL; F[3] = uL * (EL + pL); return
+    if not hllc:
+        if sR <= 0:
+            F[0] = rR * uR; F[1] = rR * uR * uR + pR; F[2] = rR * uR * vR; F[3] = uR * (ER + pR); return
+        d = sR - sL
+        F[0] = (sR * (rL * uL) - sL * (rR * uR) + sL * sR * (rR - rL)) / d
+        F[1] = (sR * (rL * uL * uL + pL) - sL * (rR * uR * uR + pR) + sL * sR * (rR * uR - rL * uL)) / d
+        F[2] = (sR * (rL * uL * vL) - sL * (rR * uR * vR) + sL * sR * (rR * vR - rL * vL)) / d
+        F[3] = (sR * (uL * (EL + pL)) - sL * (uR * (ER + pR)) + sL * sR * (ER - EL)) / d
+        return
+    mL = rL * (sL - uL); mR = rR * (sR - uR)
+    s_star = (pR - pL + mL * uL - mR * uR) / (mL - mR)
+    if s_star >= 0: r, u, v, p, E, s, m = rL, uL, vL, pL, EL, sL, mL
+    elif sR > 0: r, u, v, p, E, s, m = rR, uR, vR, pR, ER, sR, mR
+    else:
+        F[0] = rR * uR; F[1] = rR * uR * uR + pR; F[2] = rR * uR * vR; F[3] = uR * (ER + pR); return
+    k = m / (s - s_star)
+    F[0] = r * u + s * (k - r)
+    F[1] = r * u * u + p + s * (k * s_star - r * u)
+    F[2] = r * u * v + s * (k * v - r * v)
+    F[3] = u * (E + p) + s * (k * (E / r + (s_star - u) * (s_star + p / m)) - E)
+
+@_jit
+def _sweep(Wp, out, n_lines, n_cells, h, gamma, mc, hllc, along_x):
+    "Add −ΔF/h of every face along x (rows) or y (columns, velocities swapped) of Wp[4, ny+4, nx+4] to out[4, ny, nx]."
+    F = np.empty(4); Fs = np.empty((n_cells + 1, 4)); WL = np.empty(4); WR = np.empty(4); w = np.empty((4, n_cells + 4))
+    perm = (0, 1, 2, 3) if along_x else (0, 2, 1, 3)
+    for line in range(n_lines):
+        for q in range(4):                                # the line with its ghosts, normal velocity second
+            src = perm[q]
+            for c in range(n_cells + 4): w[q, c] = Wp[src, line + 2, c] if along_x else Wp[src, c, line + 2]
+        for f in range(n_cells + 1):                      # face between cells f+1 and f+2 of the padded line
+            for q in range(4):
+                WL[q] = w[q, f + 1] + 0.5 * _slope(w[q, f + 1] - w[q, f], w[q, f + 2] - w[q, f + 1], mc)
+                WR[q] = w[q, f + 2] - 0.5 * _slope(w[q, f + 2] - w[q, f + 1], w[q, f + 3] - w[q, f + 2], mc)
+            _face_flux(WL[0], WL[1], WL[2], WL[3], WR[0], WR[1], WR[2], WR[3], gamma, hllc, F)
+            for q in range(4): Fs[f, q] = F[q]
+        for c in range(n_cells):
+            for q in range(4):
+                d = -(Fs[c + 1, q] - Fs[c, q]) / h
+                if along_x: out[perm[q], line, c] += d
+                else: out[perm[q], c, line] += d
+
+@_jit
+def euler_rhs_padded(Wp, out, dx, dy, gamma, mc, hllc):
+    "dU/dt into out[4, ny, nx] from the padded primitives Wp[4, ny+4, nx+4] (two ghost cells); returns `out`."
+    ny, nx = out.shape[1], out.shape[2]
+    out[:] = 0.0
+    _sweep(Wp, out, ny, nx, dx, gamma, mc, hllc, True)
+    _sweep(Wp, out, nx, ny, dy, gamma, mc, hllc, False)
+    return out
