@@ -92,21 +92,27 @@ def gray_scott_steps(A, B, A2, B2, steps, h, F, k, ca, cb):
 @_jit
 def adr_steps(u, tmp, steps, h, cx, cy, wx, wy, poly):
     "`steps` periodic forward-Euler steps of u_t = ∇_c²u − (wx Δx)∂x u − (wy Δy)∂y u + poly(u) (upwind); returns the result buffer."
-    ny, nx = u.shape; m = poly.shape[0]
+    ny, nx = u.shape; m = poly.shape[0]; f = np.empty(nx); adv = np.empty(nx)
     for _ in range(steps):
         for j in range(ny):
             o = tmp[j]; r = u[j]; rm = u[j - 1] if j > 0 else u[ny - 1]; rp = u[j + 1] if j < ny - 1 else u[0]
             lap_row(u, j, o, cx, cy, True, True, 0.0)
-            for i in range(nx):
-                c = r[i]
-                if wx > 0: adv = wx * (c - r[i - 1 if i > 0 else nx - 1])
-                elif wx < 0: adv = wx * (r[i + 1 if i < nx - 1 else 0] - c)
-                else: adv = 0.0
-                if wy > 0: adv += wy * (c - rm[i])
-                elif wy < 0: adv += wy * (rp[i] - c)
-                f = 0.0
-                for q in range(m): f = f * c + poly[q]
-                o[i] = c + h * (o[i] + (f - adv))
+            for i in range(nx): f[i] = poly[0] if m > 0 else 0.0       # Horner, one vectorizable pass per coefficient
+            for q in range(1, m):
+                for i in range(nx): f[i] = f[i] * r[i] + poly[q]
+            if wx > 0:
+                adv[0] = wx * (r[0] - r[nx - 1])
+                for i in range(1, nx): adv[i] = wx * (r[i] - r[i - 1])
+            elif wx < 0:
+                for i in range(nx - 1): adv[i] = wx * (r[i + 1] - r[i])
+                adv[nx - 1] = wx * (r[0] - r[nx - 1])
+            else:
+                for i in range(nx): adv[i] = 0.0
+            if wy > 0:
+                for i in range(nx): adv[i] += wy * (r[i] - rm[i])
+            elif wy < 0:
+                for i in range(nx): adv[i] += wy * (rp[i] - r[i])
+            for i in range(nx): o[i] = r[i] + h * (o[i] + (f[i] - adv[i]))
         u, tmp = tmp, u
     return u
 

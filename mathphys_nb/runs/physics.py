@@ -520,7 +520,7 @@ def _pyro(problem: str, inputs: dict):
 @benchmark('euler_peers')
 def bench_euler_peers(quick: bool = False) -> list[dict]:
     "Time to solution against pyro-hydro's CTU solver: Sod at equal resolution (L1 errors shown), the four-quadrant problem (density difference)."
-    import warnings
+    import contextlib, io, warnings
     if _peer('pyro') is None:
         return [_skipped('Sod and four-quadrant problems', 'pyro-hydro')]
     warnings.filterwarnings('ignore', module='pyro')
@@ -529,7 +529,9 @@ def bench_euler_peers(quick: bool = False) -> list[dict]:
     for n in ((200,) if quick else (200, 400)):
         ny = 4; inputs = {'mesh.nx': n, 'mesh.ny': ny, 'mesh.ymax': ny / n, 'driver.tmax': 0.2}
         def peer():
-            p, _ = _pyro('sod', inputs); p.run_sim(); return p
+            p, _ = _pyro('sod', inputs)
+            with contextlib.redirect_stdout(io.StringIO()): p.run_sim()     # pyro's sod prints a note when it ends
+            return p
         p = peer(); rho_p = p.get_var('density').v()[:, ny // 2]
         x, rho, exact = sod_run(n)
         e_ours, e_peer = float(np.abs(rho - exact).mean()), float(np.abs(rho_p - exact).mean())
