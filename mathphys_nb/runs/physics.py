@@ -429,6 +429,7 @@ def _first_call(code: str) -> float:
 def bench_stencil_peers(quick: bool = False) -> list[dict]:
     "Heat, Gray–Scott, waves, a parsed Allen–Cahn equation and the Laplacian against py-pde's compiled numba code, scipy and numpy."
     pde, rows, rep = _peer('pde'), [], (3 if quick else 7)
+    if pde is not None: pde.config['backend.numba.multithreading'] = 'never'   # one thread, as ours (py-pde would thread from 256²)
     rng = np.random.default_rng(0)
     for n in ((128,) if quick else (128, 256)):                       # heat, periodic, forward Euler
         case = f'heat {n}x{n} periodic, forward Euler, steady state'
