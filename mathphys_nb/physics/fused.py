@@ -100,6 +100,9 @@ def adr_steps(u, tmp, steps, h, cx, cy, wx, wy, poly):
             for i in range(nx): f[i] = poly[0] if m > 0 else 0.0       # Horner, one vectorizable pass per coefficient
             for q in range(1, m):
                 for i in range(nx): f[i] = f[i] * r[i] + poly[q]
+            if wx == 0 and wy == 0:                            # reaction-diffusion only: no advection pass
+                for i in range(nx): o[i] = r[i] + h * (o[i] + f[i])
+                continue
             if wx > 0:
                 adv[0] = wx * (r[0] - r[nx - 1])
                 for i in range(1, nx): adv[i] = wx * (r[i] - r[i - 1])
