@@ -33,7 +33,10 @@ def solve_diffusion(u0, grid: Grid2D, alpha: float, t_end: float, n_frames: int 
     def rhs(u, t):
         r = alpha * laplacian(u, grid.dx, grid.dy, bc, value)
         if ax or ay: r = r - (upwind(u, ax, grid.dx, -1, bc) + upwind(u, ay, grid.dy, -2, bc))
-        if poly is not None: r = r + np.polyval(poly, u)
+        if poly is not None:                         # Horner with Python floats: NumPy or CuPy alike
+            f = 0 * u + float(poly[0])
+            for a in poly[1:]: f = f * u + float(a)
+            r = r + f
         return r if source is None else r + source(u, t)
     ts = np.linspace(0.0, t_end, n_frames)
     xp = xp_of(u0)                                   # numpy or CuPy: the stencils follow the array
