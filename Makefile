@@ -38,6 +38,8 @@ browser-deps:
 lab: install
 	$(BIN)/mathphys lab
 
+## The docs site in _docs/ (open _docs/index.html): every notebook run with light settings, rendered from _quarto.yml
+## by Quarto when installed, else smalldocs; math (MathJax) served from the site, no network needed.
 docs: install
 	$(BIN)/mathphys docs
 

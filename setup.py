@@ -9,6 +9,12 @@ cfg.read(Path(__file__).parent / 'settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
 
 
+# The CUDA/C++ sources stay in `csrc/` in a checkout (so `nvcc -ptx csrc/cordic_decode.cu` works there) and ship in
+# the wheel as `<lib>/csrc/`; `mathphys_nb.codec.kernels.csrc_dir()` finds either.
+CSRC_PACKAGE = cfg['lib_path'] + '.csrc'
+CSRC_FILES = ['*.cu', '*.cuh', '*.cpp']
+
+
 def _list(key):
     return cfg.get(key, '').split()
 
@@ -25,8 +31,9 @@ setuptools.setup(
     url=cfg['git_url'],
     keywords=cfg['keywords'],
     python_requires='>=' + cfg['min_python'],
-    packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
-    package_data={cfg['lib_path']: ['kernels/*.cu', 'kernels/*.h', 'kernels/*.cuh']},
+    packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']) + [CSRC_PACKAGE],
+    package_dir={CSRC_PACKAGE: 'csrc'},
+    package_data={CSRC_PACKAGE: CSRC_FILES},
     include_package_data=True,
     install_requires=_list('requirements'),
     extras_require={'dev': _list('dev_requirements'), 'gpu': _list('gpu_requirements'), 'bench': _list('bench_requirements')},

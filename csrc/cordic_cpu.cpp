@@ -1,22 +1,15 @@
-// CPU twin of the CUDA kernels: the same element functions, compiled by g++ (-O2, no fast-math, no FMA contraction).
-#include <cmath>
-#define MP_HD
+// CPU twin of the CUDA kernels: the same element functions and the same loop over elements, compiled by g++
+// (-O2, no fast-math, no FMA contraction). Compiles on its own: `g++ -shared -fPIC csrc/cordic_cpu.cpp`.
 #include "cordic_decode.cuh"
 
 extern "C" void cordic_decode_blocks_cpu(const mp_u64* seeds, float* out, int n_blocks, int rows, int cols) {
-    const long long per = (long long)rows * cols;
-    for (int b = 0; b < n_blocks; ++b)
-        for (int i = 0; i < rows; ++i)
-            for (int j = 0; j < cols; ++j)
-                out[b * per + (long long)i * cols + j] = mp_cordic_weight(seeds[b], i, j, rows, cols);
+    mp_decode_strided(out, n_blocks, rows, cols, 0, 1,
+                      [=](long long b, int i, int j) { return mp_cordic_weight(seeds[b], i, j, rows, cols); });
 }
 
 extern "C" void cordic_decode_blocks_closed_cpu(const float* amp_psi, float* out, int n_blocks, int rows, int cols) {
-    const long long per = (long long)rows * cols;
-    for (int b = 0; b < n_blocks; ++b)
-        for (int i = 0; i < rows; ++i)
-            for (int j = 0; j < cols; ++j)
-                out[b * per + (long long)i * cols + j] = mp_closed_weight(amp_psi[2 * b], amp_psi[2 * b + 1], i, j, rows, cols);
+    mp_decode_strided(out, n_blocks, rows, cols, 0, 1,
+                      [=](long long b, int i, int j) { return mp_closed_weight(amp_psi[2 * b], amp_psi[2 * b + 1], i, j, rows, cols); });
 }
 
 // Fast path: w[b, e] = a_b * C[e] + b_b * S[e] with per-block coefficients ab[2*b], ab[2*b+1] and the tables

@@ -1,10 +1,14 @@
 // The seed's CORDIC weight generator (seed 002, Packed64::compute_weight), one element, and its closed form.
-// Written once as __host__ __device__ functions: NVRTC compiles them for the GPU, g++ compiles the same text for
-// the CPU twin (with MP_HD defined empty), so both run the same float32 arithmetic (no fused multiply-add:
+// Written once as host-and-device functions: NVRTC/nvcc compile them for the GPU, g++ compiles the same text for
+// the CPU twin (MP_HD is empty outside CUDA), so both run the same float32 arithmetic (no fused multiply-add:
 // NVRTC gets --fmad=false, g++ -ffp-contract=off).
 #pragma once
-#ifndef MP_HD
+
+#ifdef __CUDACC__
 #define MP_HD __host__ __device__
+#else
+#define MP_HD
+#include <math.h>   // atan2f, cosf, sinf, tanhf, sqrtf, ldexpf (CUDA has them built in)
 #endif
 
 typedef unsigned long long mp_u64;
@@ -39,7 +43,30 @@ MP_HD inline float mp_cordic_weight(mp_u64 hi, int i, int j, int rows, int cols)
 }
 
 // The same weight from its closed form A(r) * cos(pixel angle + psi), psi = theta + sum_k sigma_k atan(2^-k);
-// amp and psi are per-seed scalars computed once on the host (mathphys_nb.kernels.seed_amp_phase).
+// amp and psi are per-seed scalars computed once on the host (mathphys_nb.codec.kernels.seed_amp_phase).
 MP_HD inline float mp_closed_weight(float amp, float psi, int i, int j, int rows, int cols) {
     return amp * cosf(mp_pixel_angle(i, j, rows, cols) + psi);
+}
+
+// The one loop over out[n_blocks, rows, cols]: elements start, start + stride, ... get weight(block, i, j).
+// The kernels call it grid-stride (start = global thread index, stride = threads in the grid); the CPU twin
+// with start 0, stride 1. (block, i, j) advance by carries, so the loop itself divides nothing.
+template <class Weight>
+MP_HD inline void mp_decode_strided(float* out, int n_blocks, int rows, int cols, long long start, long long stride,
+                                    Weight weight) {
+    const long long per = (long long)rows * cols;
+    const long long total = per * n_blocks;
+    if (start >= total) return;
+    long long b = start / per;
+    const int e = (int)(start - b * per);
+    int i = e / cols, j = e - i * cols;
+    const long long db = stride / per;
+    const int de = (int)(stride - db * per);
+    const int di = de / cols, dj = de - di * cols;
+    for (long long idx = start; idx < total; idx += stride) {
+        out[idx] = weight(b, i, j);
+        j += dj; i += di; b += db;
+        if (j >= cols) { j -= cols; ++i; }
+        if (i >= rows) { i -= rows; ++b; }
+    }
 }

@@ -40,7 +40,10 @@ class StabilityError(MathPhysError, RuntimeError):
     "A time step violates a stability limit (CFL), or a run produced non-finite values."
 
 # %% ../nbs/00_core.ipynb #b973e87a
-def check_shape(a, shape: tuple, name: str = 'array'):
+def check_shape(a, # array-like with a .shape
+                shape: tuple, # expected shape; None matches any size on that axis
+                name: str = 'array' # what to call `a` in the error
+               ):
     "Raise `ShapeError` unless `a.shape` matches `shape` (`None` in `shape` matches any size)."
     got = tuple(getattr(a, 'shape', ()))
     if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
@@ -48,7 +51,13 @@ def check_shape(a, shape: tuple, name: str = 'array'):
         raise ShapeError(f"{name} must have shape {want}, got {got}")
     return a
 
-def check_range(x, lo=None, hi=None, name: str = 'value', lo_open=False, hi_open=False):
+def check_range(x, # a number
+                lo=None, # lower bound (None: unbounded)
+                hi=None, # upper bound (None: unbounded)
+                name: str = 'value', # what to call `x` in the error
+                lo_open=False, # exclude `lo` itself
+                hi_open=False # exclude `hi` itself
+               ):
     "Raise `RangeError` unless `lo <= x <= hi` (or strict where `*_open`); NaN is always out of range."
     v = float(x)
     bad = v != v or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and (v >= hi if hi_open else v > hi))
@@ -57,7 +66,10 @@ def check_range(x, lo=None, hi=None, name: str = 'value', lo_open=False, hi_open
         raise RangeError(f"{name}={x!r} is outside {lb}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{rb}")
     return x
 
-def check_choice(value: str, options: Iterable[str], what: str = 'name'):
+def check_choice(value: str, # the name asked for
+                 options: Iterable[str], # the valid names
+                 what: str = 'name' # what kind of name, for the error ('simulation', 'limiter', ...)
+                ):
     "Raise `UnknownNameError` unless `value` is one of `options`; the message lists them."
     options = list(options)
     if value not in options:
@@ -73,14 +85,18 @@ def repo_root() -> Path:
         if (p / 'settings.ini').exists(): return p
     return Path.cwd()
 
-def data_dir(*parts: str, create: bool = False) -> Path:
+def data_dir(*parts: str, # path parts below data/
+             create: bool = False # create the folder
+            ) -> Path:
     "Path under the data folder: `$MATHPHYS_DATA` if set, else `<repo>/data`."
     base = Path(os.environ.get('MATHPHYS_DATA') or repo_root() / 'data')
     p = base.joinpath(*parts)
     if create: p.mkdir(parents=True, exist_ok=True)
     return p
 
-def build_dir(*parts: str, create: bool = False) -> Path:
+def build_dir(*parts: str, # path parts below build/
+              create: bool = False # create the folder
+             ) -> Path:
     "Path under the build folder: `$MATHPHYS_BUILD` if set, else `<repo>/build`."
     base = Path(os.environ.get('MATHPHYS_BUILD') or repo_root() / 'build')
     p = base.joinpath(*parts)
@@ -88,7 +104,8 @@ def build_dir(*parts: str, create: bool = False) -> Path:
     return p
 
 # %% ../nbs/00_core.ipynb #70757afe
-def seed_everything(seed: int = 0) -> np.random.Generator:
+def seed_everything(seed: int = 0 # seed for random, numpy's legacy state and torch (when imported)
+                   ) -> np.random.Generator:
     "Seed `random`, numpy's legacy global state and torch (if importable); return `np.random.default_rng(seed)`."
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise RangeError(f"seed must be a non-negative integer, got {seed!r}")
@@ -108,7 +125,8 @@ def gpu_available() -> bool:
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception: return False
 
-def get_xp(device: str | None = None) -> ModuleType:
+def get_xp(device: str | None = None # 'cpu', 'gpu' or None (GPU when available)
+          ) -> ModuleType:
     "Array module for `device` in {'auto','cpu','gpu'} (default: `$MATHPHYS_DEVICE` or 'auto')."
     device = (device or os.environ.get('MATHPHYS_DEVICE') or 'auto').lower()
     check_choice(device, ['auto', 'cpu', 'gpu'], 'device')
@@ -119,11 +137,13 @@ def get_xp(device: str | None = None) -> ModuleType:
     if device == 'gpu': raise MathPhysError("device='gpu' was asked for, but CuPy or a CUDA device is not available")
     return np
 
-def xp_of(a) -> ModuleType:
+def xp_of(a # a numpy or CuPy array
+         ) -> ModuleType:
     "The array module that owns array `a` (numpy for anything that is not a CuPy array)."
     return __import__('cupy') if type(a).__module__.startswith('cupy') else np
 
-def to_numpy(a) -> np.ndarray:
+def to_numpy(a # numpy, CuPy or torch array of any shape
+            ) -> np.ndarray:
     "Bring an array (numpy, CuPy or torch) to a numpy array on the host."
     if hasattr(a, 'detach'): return a.detach().cpu().numpy()
     if type(a).__module__.startswith('cupy'): return a.get()
@@ -131,7 +151,8 @@ def to_numpy(a) -> np.ndarray:
 
 # %% ../nbs/00_core.ipynb #a8842d72
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
+def atomic_path(path: str | os.PathLike # the final file; its folder is created
+               ):
     "Yield a temporary path next to `path`; rename it onto `path` on success, delete it on error."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +166,10 @@ def atomic_path(path: str | os.PathLike):
         raise
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = 'w', **kwargs):
+def atomic_write(path: str | os.PathLike, # the final file
+                 mode: str = 'w', # 'w' (text) or 'wb' (bytes)
+                 **kwargs # passed to open()
+                ):
     "Open a temporary file for writing (`mode` 'w' or 'wb'); it replaces `path` only if the block succeeds."
     check_choice(mode, ['w', 'wb'], 'mode')
     with atomic_path(path) as tmp:
@@ -153,12 +177,19 @@ def atomic_write(path: str | os.PathLike, mode: str = 'w', **kwargs):
             yield f
             f.flush(); os.fsync(f.fileno())
 
-def write_json(path, obj, **kwargs):
+def write_json(path, # the final file
+               obj, # JSON-serializable object
+               **kwargs # passed to json.dump (e.g. default=str)
+              ):
     "Write `obj` as indented JSON, atomically."
     with atomic_write(path) as f: json.dump(obj, f, indent=2, sort_keys=True, **kwargs)
 
 # %% ../nbs/00_core.ipynb #6d5a478a
-def save_checkpoint(path, state_dict: dict, config: dict | None = None, **meta):
+def save_checkpoint(path, # the .pt file; `<path>.json` gets the config and meta
+                    state_dict: dict, # tensors only (loadable with weights_only=True)
+                    config: dict | None = None, # what rebuilds the model (plain JSON types)
+                    **meta # anything else worth keeping (metrics, step, ...)
+                   ):
     "Save `{'state_dict', 'config', 'meta'}` atomically; also write the config as `<path>.json` for humans."
     import torch
     if not isinstance(state_dict, dict): raise MathPhysError(f"state_dict must be a dict, got {type(state_dict).__name__}")
@@ -167,7 +198,9 @@ def save_checkpoint(path, state_dict: dict, config: dict | None = None, **meta):
     write_json(Path(str(path) + '.json'), {'config': payload['config'], 'meta': payload['meta']}, default=str)
     return Path(path)
 
-def load_checkpoint(path, map_location='cpu') -> dict:
+def load_checkpoint(path, # a file written by save_checkpoint
+                    map_location='cpu' # torch device for the tensors
+                   ) -> dict:
     "Load a checkpoint written by `save_checkpoint` with `weights_only=True`."
     import torch
     path = Path(path)
@@ -177,14 +210,21 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     return ck
 
 # %% ../nbs/00_core.ipynb #b2c04704
-def progress(iterable=None, desc: str = '', total: int | None = None, **kwargs):
+def progress(iterable=None, # what to iterate (None: update by hand)
+             desc: str = '', # label in front of the bar
+             total: int | None = None, # length when `iterable` has none
+             **kwargs # passed to tqdm
+            ):
     "A tqdm progress bar (auto notebook/terminal), disabled when `$MATHPHYS_PROGRESS` is '0'."
     from tqdm.auto import tqdm
     disable = os.environ.get('MATHPHYS_PROGRESS', '1') == '0'
     return tqdm(iterable, desc=desc, total=total, disable=disable, leave=kwargs.pop('leave', True), **kwargs)
 
 # %% ../nbs/00_core.ipynb #05f70d15
-def check_finite(a, name: str = 'state', hint: str = ''):
+def check_finite(a, # numpy or CuPy array of any shape
+                 name: str = 'state', # what to call it in the error
+                 hint: str = '' # what to try instead (e.g. 'reduce dt')
+                ):
     "Raise `StabilityError` if `a` holds NaN or inf."
     xp = xp_of(a)
     if not bool(xp.all(xp.isfinite(a))):
@@ -204,7 +244,8 @@ def fig_to_png(fig, # a matplotlib Figure
     return buf.getvalue()
 
 # %% ../nbs/00_core.ipynb #e529b388
-def weights_dir(create: bool = False) -> Path:
+def weights_dir(create: bool = False # create the folder
+               ) -> Path:
     "`data/weights/`: the shipped checkpoints and their manifest."
     return data_dir('weights', create=create)
 

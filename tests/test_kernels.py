@@ -8,8 +8,8 @@ import mathphys_nb.codec.kernels as K
 from mathphys_nb.core import gpu_available, MathPhysError, ShapeError, UnknownNameError
 from mathphys_nb.codec.kernels import (compile_nvrtc, cuda_source, KernelCompileError, decode_blocks_cpu_twin,
                                  decode_blocks_fast, decode_blocks_gpu, decode_blocks, libm_reference_block,
-                                 seed_amp_phase, seed_coefficients)
-from mathphys_nb.codec.packed128 import cordic_reference_block, cordic_closed_form, cordic_amplitude, R_MAX
+                                       seed_amp_phase)
+from mathphys_nb.codec.packed128 import cordic_reference_block, cordic_closed_form, cordic_amplitude, seed_coefficients, R_MAX
 
 
 def _seeds(n=32, seed=0):
@@ -91,3 +91,97 @@ def test_gpu_kernels_match_reference(method, tol):
     s = _seeds(256, seed=2)
     assert _rel_err(decode_blocks_gpu(s, 32, 32, method).get(), _ref(s, 32, 32), s) < tol
     assert decode_blocks(s, 32, 32, device='auto').__class__.__module__.startswith('cupy')
+
+
+# --- the sources: each file compiles on its own, and a wheel carries them -----------------------------------------
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import zipfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from mathphys_nb.codec.kernels import CSRC_FILES, csrc, csrc_dir, nvrtc_options  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _nvcc():
+    return shutil.which('nvcc') or next((str(p) for p in Path('/usr/local').glob('cuda*/bin/nvcc') if p.exists()), None)
+
+
+def test_sources_found_in_the_checkout():
+    assert csrc_dir() == ROOT / 'csrc'
+    assert all(csrc(n).exists() for n in CSRC_FILES)
+
+
+def test_kernels_source_is_the_file_as_it_is():
+    """NVRTC compiles `cordic_decode.cu` unchanged: it includes its header, which comes through the include path."""
+    assert cuda_source() == csrc('cordic_decode.cu').read_text()
+    assert '#include "cordic_decode.cuh"' in cuda_source()
+    assert any(o.startswith('--include-path=') for o in nvrtc_options())
+
+
+@pytest.mark.skipif(_nvcc() is None, reason='nvcc (CUDA toolkit) not installed')
+@pytest.mark.parametrize('name', [n for n in CSRC_FILES if n.endswith('.cu')])
+def test_every_cu_compiles_alone_with_nvcc(name, tmp_path):
+    r = subprocess.run([_nvcc(), '-ptx', str(csrc(name)), '-o', str(tmp_path / 'out.ptx')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert '.entry cordic_decode_blocks(' in (tmp_path / 'out.ptx').read_text()
+
+
+@pytest.mark.skipif(shutil.which('g++') is None, reason='g++ not installed')
+def test_cpu_twin_compiles_alone_with_gxx():
+    r = subprocess.run(['g++', '-fsyntax-only', '-fopenmp-simd', '-Wall', '-Werror', str(csrc('cordic_cpu.cpp'))], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_wheel_carries_the_sources(tmp_path):
+    """Builds a wheel from a copy of the packaging files (so the checkout gets no build/ or egg-info) and lists it."""
+    src = tmp_path / 'src'
+    src.mkdir()
+    for name in ('setup.py', 'settings.ini', 'pyproject.toml', 'README.md'):
+        shutil.copy(ROOT / name, src / name)
+    for d in ('mathphys_nb', 'csrc'):
+        shutil.copytree(ROOT / d, src / d, ignore=shutil.ignore_patterns('__pycache__'))
+    r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', str(src), '--no-deps', '--no-build-isolation', '-q',
+                        '-w', str(tmp_path / 'dist')], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (whl,) = (tmp_path / 'dist').glob('*.whl')
+    names = set(zipfile.ZipFile(whl).namelist())
+    assert {f'mathphys_nb/csrc/{n}' for n in CSRC_FILES} <= names, sorted(n for n in names if 'csrc' in n)
+
+
+_GRID_TEST = r'''
+#include "cordic_decode.cuh"
+#include <cstdio>
+#include <vector>
+// Emulate a grid of T threads running the kernels' loop: every element written once, with its own (block, i, j).
+int main() {
+    const int cases[][4] = {{3, 7, 5, 1}, {3, 7, 5, 4}, {5, 32, 32, 256}, {2, 2, 2, 3}, {4, 9, 13, 1000}, {6, 5, 3, 17},
+                            {1, 2, 3, 35}, {7, 4, 6, 100000}};
+    for (auto& c : cases) {
+        const int n = c[0], rows = c[1], cols = c[2], T = c[3];
+        const long long total = (long long)n * rows * cols;
+        std::vector<float> out(total, -1.0f); std::vector<int> count(total, 0);
+        for (int t = 0; t < T; ++t)
+            mp_decode_strided(out.data(), n, rows, cols, t, T, [&](long long b, int i, int j) {
+                const long long k = (b * rows + i) * cols + j;
+                if (i < 0 || i >= rows || j < 0 || j >= cols || k < 0 || k >= total) return -2.0f;
+                ++count[k]; return (float)k; });
+        for (long long k = 0; k < total; ++k)
+            if (out[k] != (float)k || count[k] != 1) { std::printf("n=%d rows=%d cols=%d T=%d: element %lld\n", n, rows, cols, T, k); return 1; }
+    }
+    return 0;
+}
+'''
+
+
+@pytest.mark.skipif(shutil.which('g++') is None, reason='g++ not installed')
+def test_grid_stride_loop_covers_every_element_once(tmp_path):
+    """The kernels' loop (`mp_decode_strided`), run on the CPU as a grid of T threads with stride T."""
+    (tmp_path / 'grid.cpp').write_text(_GRID_TEST)
+    r = subprocess.run(['g++', '-std=c++17', '-I', str(csrc_dir()), str(tmp_path / 'grid.cpp'), '-o', str(tmp_path / 'grid')],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(tmp_path / 'grid')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.fft import dctn, idctn
 
-from ..core import ShapeError, RangeError, MathPhysError, check_choice, check_finite
+from ..core import ShapeError, RangeError, MathPhysError, check_choice
+from .poincare import TiledPoincare, check_matrix, compress_tiled, from_blocks, relative_rmse, to_blocks
 
 # %% auto #0
-__all__ = ['LFSR_TAPS', 'Encoded', 'relative_rmse', 'check_matrix', 'Codec', 'fp16_up', 'fp16_down', 'to_blocks', 'from_blocks',
-           'pack_bits', 'unpack_bits', 'lowfreq_index', 'DCTCodec', 'SVDCodec', 'GroupQuantCodec', 'lfsr_bits',
-           'seed_basis', 'SeedCodec', 'poincare_available', 'CordicSeedCodec', 'orthonormal_atoms',
-           'BasisExpansionCodec']
+__all__ = ['LFSR_TAPS', 'Encoded', 'Codec', 'fp16_up', 'fp16_down', 'pack_bits', 'unpack_bits', 'quantize_symmetric',
+           'dequantize_symmetric', 'lowfreq_index', 'DCTCodec', 'SVDCodec', 'GroupQuantCodec', 'lfsr_bits',
+           'seed_basis', 'SeedCodec', 'CordicSeedCodec', 'orthonormal_atoms', 'BasisExpansionCodec']
 
 # %% ../../nbs/23_codecs.ipynb #a033bb74
 @dataclass
@@ -30,21 +30,7 @@ class Encoded:
     @property
     def nbytes(self) -> int: return int(sum(np.asarray(a).nbytes for a in self.arrays.values()))
 
-def relative_rmse(w, w_hat) -> float:
-    "‖W − Ŵ‖ / ‖W − mean(W)‖: 0 is exact, 1 is no better than the mean (target first; one metric with `poincare`)."
-    from mathphys_nb.codec.poincare import relative_rmse as _rel   # the single implementation, (approx, target) order
-    return _rel(w_hat, w)
-
 # %% ../../nbs/23_codecs.ipynb #03f3e3bf
-def check_matrix(w, name: str = 'matrix') -> np.ndarray:
-    "A finite 2-D float array (float64 copy), or a clear error."
-    a = np.asarray(w)
-    if a.ndim != 2: raise ShapeError(f'{name} must be 2-D (rows, cols), got shape {a.shape}')
-    if a.size == 0: raise ShapeError(f'{name} is empty: shape {a.shape}')
-    if not np.issubdtype(a.dtype, np.number): raise TypeError(f'{name} must be numeric, got dtype {a.dtype}')
-    check_finite(a, name)
-    return a.astype(np.float64)
-
 class Codec:
     "Base: `encode(W) -> Encoded`, `decode(Encoded) -> W` (float32), `nbytes`, `bits_per_weight`."
     name = 'codec'
@@ -62,50 +48,63 @@ class Codec:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))})"
 
 # %% ../../nbs/23_codecs.ipynb #0a62ac24
-def fp16_up(x) -> np.ndarray:
-    "Smallest fp16 values ≥ x (x ≥ 0); RangeError past the fp16 maximum 65504."
+def fp16_up(x, # values >= 0, any shape S
+           ) -> np.ndarray:
+    "Smallest fp16 values ≥ x, float16 of shape S; RangeError past the fp16 maximum 65504."
     x = np.asarray(x, np.float64)
     if (x > 65504).any(): raise RangeError(f'a scale of {x.max():.4g} does not fit in fp16 (max 65504)')
     h = x.astype(np.float16)
     return np.where(h.astype(np.float64) < x, np.nextafter(h, np.float16(np.inf)), h).astype(np.float16)
 
-def fp16_down(x) -> np.ndarray:
-    "Largest fp16 values ≤ x."
+def fp16_down(x, # values, any shape S
+             ) -> np.ndarray:
+    "Largest fp16 values ≤ x, float16 of shape S."
     x = np.asarray(x, np.float64)
     if (np.abs(x) > 65504).any(): raise RangeError(f'a value of {np.abs(x).max():.4g} does not fit in fp16 (max 65504)')
     h = x.astype(np.float16)
     return np.where(h.astype(np.float64) > x, np.nextafter(h, np.float16(-np.inf)), h).astype(np.float16)
 
 # %% ../../nbs/23_codecs.ipynb #a16d783a
-def to_blocks(w: np.ndarray, block: int) -> np.ndarray:
-    "(m, n) → (m/b, n/b, b, b) after edge-padding m, n up to multiples of b."
-    if not isinstance(block, (int, np.integer)) or block < 1: raise RangeError(f'block must be a positive int, got {block!r}')
-    m, n = w.shape; pm, pn = -m % block, -n % block
-    if pm or pn: w = np.pad(w, ((0, pm), (0, pn)), mode='edge')
-    M, N = w.shape
-    return w.reshape(M // block, block, N // block, block).transpose(0, 2, 1, 3)
-
-def from_blocks(blocks: np.ndarray, shape: tuple) -> np.ndarray:
-    "Inverse of `to_blocks`, cropped to `shape`."
-    R, C, b, _ = blocks.shape
-    return blocks.transpose(0, 2, 1, 3).reshape(R * b, C * b)[:shape[0], :shape[1]]
-
-def pack_bits(u, bits: int) -> np.ndarray:
-    "Pack unsigned ints < 2**bits (bits ∈ {2, 4, 8}) into uint8, 8/bits per byte (zero-padded)."
+def pack_bits(u,         # unsigned ints < 2**bits, any shape (flattened), N values
+              bits: int, # 2, 4 or 8
+             ) -> np.ndarray:
+    "(⌈N·bits/8⌉,) uint8: 8/bits values per byte, low bits first (zero-padded)."
     check_choice(bits, [2, 4, 8], 'bit width')
     u = np.asarray(u, np.uint8).ravel(); per = 8 // bits
     if (u >> bits).any(): raise RangeError(f'values must be < 2**{bits}')
     u = np.pad(u, (0, -len(u) % per)).reshape(-1, per)
     return (u << (np.arange(per, dtype=np.uint8) * bits)).sum(1, dtype=np.uint8) if per > 1 else u[:, 0].copy()
 
-def unpack_bits(p: np.ndarray, bits: int, n: int) -> np.ndarray:
-    "The first `n` values packed by `pack_bits`."
+def unpack_bits(p: np.ndarray, # uint8 bytes from `pack_bits`
+                bits: int,     # 2, 4 or 8
+                n: int,        # how many values to return
+               ) -> np.ndarray:
+    "The first `n` values packed by `pack_bits`: (n,) uint8."
     per = 8 // bits
     return ((p[:, None] >> (np.arange(per, dtype=np.uint8) * bits)) & np.uint8((1 << bits) - 1)).ravel()[:n]
 
+def quantize_symmetric(x: np.ndarray, # (n, g) float64 values, one scale per row
+                       bits: int,     # 2, 4 or 8
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    "Symmetric b-bit codes round(x/s) + 2^(b−1), s = max|x|/(2^(b−1) − 1) rounded up to fp16 (nothing clips): (packed uint8 codes, (n,) fp16 scales)."
+    qmax = 2 ** (bits - 1) - 1; s = fp16_up(np.abs(x).max(1) / qmax); sf = s.astype(np.float64)[:, None]
+    q = np.clip(np.round(np.divide(x, sf, out=np.zeros_like(x), where=sf > 0)), -qmax, qmax) + 2 ** (bits - 1)
+    return pack_bits(q.astype(np.uint8), bits), s
+
+def dequantize_symmetric(codes: np.ndarray, # packed uint8 codes from `quantize_symmetric`
+                         scale: np.ndarray, # (n,) fp16 scales
+                         bits: int,         # 2, 4 or 8
+                         g: int,            # values per row
+                        ) -> np.ndarray:
+    "(n, g) float64 values (q − 2^(b−1))·s: the inverse of `quantize_symmetric`, to within s/2."
+    n = scale.shape[0]; q = unpack_bits(codes, bits, n * g).reshape(n, g).astype(np.float64)
+    return (q - 2 ** (bits - 1)) * scale.astype(np.float64)[:, None]
+
 # %% ../../nbs/23_codecs.ipynb #fe62bc39
-def lowfreq_index(block: int, k: int):
-    "Row and column indices of the k lowest DCT frequencies (zigzag: by i+j, then i)."
+def lowfreq_index(block: int, # block side b
+                  k: int,     # how many frequencies, 1..b²
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    "Row and column indices, each (k,), of the k lowest DCT frequencies (zigzag: by i+j, then i)."
     if not 1 <= k <= block * block: raise RangeError(f'k={k} must be in [1, {block * block}] for block {block}')
     order = sorted(((i + j, i, j) for i in range(block) for j in range(block)))[:k]
     return np.array([o[1] for o in order]), np.array([o[2] for o in order])
@@ -113,7 +112,9 @@ def lowfreq_index(block: int, k: int):
 class DCTCodec(Codec):
     "Per-block DCT keeping the k lowest frequencies in fp16: 2k bytes per block."
     name = 'dct'
-    def __init__(self, block: int = 32, k: int = 8): self.block, self.k = block, k; lowfreq_index(block, k)
+    def __init__(self, block: int = 32, # block side b
+                 k: int = 8,      # coefficients kept per block (2k bytes)
+                ): self.block, self.k = block, k; lowfreq_index(block, k)
     def encode(self, w) -> Encoded:
         w = check_matrix(w); I, J = lowfreq_index(self.block, self.k)
         c = dctn(to_blocks(w, self.block), axes=(-2, -1), norm='ortho')[..., I, J]
@@ -127,7 +128,8 @@ class DCTCodec(Codec):
 class SVDCodec(Codec):
     "Whole-matrix truncated SVD, rank k, fp16 factors: 2k(m+n) bytes."
     name = 'svd'
-    def __init__(self, rank: int = 2):
+    def __init__(self, rank: int = 2, # k: 2k(m+n) bytes
+                ):
         if not isinstance(rank, (int, np.integer)) or rank < 1: raise RangeError(f'rank must be a positive int, got {rank!r}')
         self.rank = rank
     def encode(self, w) -> Encoded:
@@ -144,7 +146,10 @@ class SVDCodec(Codec):
 class GroupQuantCodec(Codec):
     "b-bit group quantization (b ∈ {2, 4, 8}), fp16 scale (and zero point if asymmetric) per group of g."
     name = 'quant'
-    def __init__(self, bits: int = 8, group: int = 64, symmetric: bool = True):
+    def __init__(self, bits: int = 8,       # 2, 4 or 8
+                 group: int = 64,     # consecutive weights sharing a scale
+                 symmetric: bool = True, # else an fp16 zero point per group too
+                ):
         check_choice(bits, [2, 4, 8], 'bit width')
         if not isinstance(group, (int, np.integer)) or group < 1: raise RangeError(f'group must be a positive int, got {group!r}')
         self.bits, self.group, self.symmetric = bits, group, symmetric
@@ -155,9 +160,8 @@ class GroupQuantCodec(Codec):
     def encode(self, w) -> Encoded:
         w = check_matrix(w); g = self._groups(w); b = self.bits
         if self.symmetric:
-            qmax = 2 ** (b - 1) - 1; s = fp16_up(np.abs(g).max(1) / qmax); sf = s.astype(np.float64)[:, None]
-            q = np.clip(np.round(np.divide(g, sf, out=np.zeros_like(g), where=sf > 0)), -qmax, qmax) + 2 ** (b - 1)
-            return Encoded(self.name, w.shape, {'codes': pack_bits(q.astype(np.uint8), b), 'scale': s})
+            codes, s = quantize_symmetric(g, b)
+            return Encoded(self.name, w.shape, {'codes': codes, 'scale': s})
         z = fp16_down(g.min(1)); zf = z.astype(np.float64)[:, None]
         s = fp16_up((g.max(1) - zf[:, 0]) / (2 ** b - 1)); sf = s.astype(np.float64)[:, None]
         q = np.clip(np.round(np.divide(g - zf, sf, out=np.zeros_like(g), where=sf > 0)), 0, 2 ** b - 1)
@@ -165,9 +169,10 @@ class GroupQuantCodec(Codec):
 
     def decode(self, enc: Encoded) -> np.ndarray:
         self._check(enc); n = math.prod(enc.shape); ng = enc.arrays['scale'].shape[0]
-        q = unpack_bits(enc.arrays['codes'], self.bits, ng * self.group).reshape(ng, self.group).astype(np.float64)
-        s = enc.arrays['scale'].astype(np.float64)[:, None]
-        w = (q - 2 ** (self.bits - 1)) * s if self.symmetric else enc.arrays['zero'].astype(np.float64)[:, None] + q * s
+        if self.symmetric: w = dequantize_symmetric(enc.arrays['codes'], enc.arrays['scale'], self.bits, self.group)
+        else:
+            q = unpack_bits(enc.arrays['codes'], self.bits, ng * self.group).reshape(ng, self.group).astype(np.float64)
+            w = enc.arrays['zero'].astype(np.float64)[:, None] + q * enc.arrays['scale'].astype(np.float64)[:, None]
         return w.ravel()[:n].reshape(enc.shape).astype(np.float32)
 
     def error_bound(self, enc: Encoded) -> np.ndarray:
@@ -178,8 +183,10 @@ class GroupQuantCodec(Codec):
 # %% ../../nbs/23_codecs.ipynb #b09c4e31
 LFSR_TAPS = 0xB400
 
-def lfsr_bits(states, n: int) -> np.ndarray:
-    "First n output bits (uint8, shape (len(states), n)) of the 16-bit Galois LFSR from each start state."
+def lfsr_bits(states, # start states in [1, 65535], shape (s,)
+              n: int, # bits per state
+             ) -> np.ndarray:
+    "First n output bits, (s, n) uint8, of the 16-bit Galois LFSR from each start state."
     s = np.asarray(states, np.uint32).copy()
     if (s == 0).any() or (s > 0xFFFF).any(): raise RangeError('LFSR states must be in [1, 65535]')
     out = np.empty((len(s), n), np.uint8)
@@ -187,8 +194,11 @@ def lfsr_bits(states, n: int) -> np.ndarray:
         lsb = s & 1; out[:, t] = lsb; s >>= 1; s ^= lsb * LFSR_TAPS
     return out
 
-def seed_basis(states, chunk: int, n_coef: int) -> np.ndarray:
-    "±1/√C bases (len(states), C, P) from LFSR bits, filled row-major."
+def seed_basis(states,      # LFSR start states, shape (s,)
+               chunk: int,  # C, weights per chunk
+               n_coef: int, # P, basis vectors per seed
+              ) -> np.ndarray:
+    "±1/√C bases (s, C, P) float32 from LFSR bits, filled row-major."
     b = lfsr_bits(states, chunk * n_coef).astype(np.float32) * 2 - 1
     return b.reshape(-1, chunk, n_coef) / np.float32(np.sqrt(chunk))
 
@@ -196,7 +206,12 @@ def seed_basis(states, chunk: int, n_coef: int) -> np.ndarray:
 class SeedCodec(Codec):
     "SeedLM-style: per chunk of C weights, a 16-bit LFSR seed + P coefficients (fp16 if P=1, else scale + b-bit codes)."
     name = 'seed'
-    def __init__(self, chunk: int = 256, n_coef: int = 1, coef_bits: int = 4, n_search: int = 65535, batch: int = 4096):
+    def __init__(self, chunk: int = 256,     # C, weights per seed
+                 n_coef: int = 1,       # P, coefficients per chunk
+                 coef_bits: int = 4,    # bits per coefficient code when P > 1
+                 n_search: int = 65535, # seeds tried (1..65535)
+                 batch: int = 4096,     # seeds per search batch (memory)
+                ):
         if not 1 <= n_coef <= chunk: raise RangeError(f'n_coef={n_coef} must be in [1, chunk={chunk}]')
         if not 1 <= n_search <= 65535: raise RangeError(f'n_search={n_search} must be in [1, 65535]')
         check_choice(coef_bits, [2, 4, 8], 'bit width')
@@ -225,16 +240,13 @@ class SeedCodec(Codec):
         U = seed_basis(seeds, self.chunk, self.n_coef).astype(np.float64)
         c = np.einsum('npc,nc->np', np.linalg.pinv(U), X)                   # least squares per chunk
         if self.n_coef == 1: return Encoded(self.name, w.shape, {'seed': seeds, 'coef': c[:, 0].astype(np.float16)})
-        qmax = 2 ** (self.coef_bits - 1) - 1; s = fp16_up(np.abs(c).max(1) / qmax); sf = s.astype(np.float64)[:, None]
-        q = np.clip(np.round(np.divide(c, sf, out=np.zeros_like(c), where=sf > 0)), -qmax, qmax) + 2 ** (self.coef_bits - 1)
-        return Encoded(self.name, w.shape, {'seed': seeds, 'scale': s, 'codes': pack_bits(q.astype(np.uint8), self.coef_bits)})
+        codes, s = quantize_symmetric(c, self.coef_bits)
+        return Encoded(self.name, w.shape, {'seed': seeds, 'scale': s, 'codes': codes})
 
     def coefficients(self, enc: Encoded) -> np.ndarray:
         "(n_chunks, P) dequantized coefficients."
         if self.n_coef == 1: return enc.arrays['coef'].astype(np.float64)[:, None]
-        n = len(enc.arrays['seed'])
-        q = unpack_bits(enc.arrays['codes'], self.coef_bits, n * self.n_coef).reshape(n, self.n_coef).astype(np.float64)
-        return (q - 2 ** (self.coef_bits - 1)) * enc.arrays['scale'].astype(np.float64)[:, None]
+        return dequantize_symmetric(enc.arrays['codes'], enc.arrays['scale'], self.coef_bits, self.n_coef)
 
     def decode(self, enc: Encoded) -> np.ndarray:
         self._check(enc); U = seed_basis(enc.arrays['seed'], self.chunk, self.n_coef)
@@ -242,34 +254,25 @@ class SeedCodec(Codec):
         return X.ravel()[:math.prod(enc.shape)].reshape(enc.shape).astype(np.float32)
 
 # %% ../../nbs/23_codecs.ipynb #dd93890b
-def _poincare():
-    try:
-        from mathphys_nb.codec import poincare
-    except ImportError as e:
-        raise MathPhysError('the CORDIC codec needs mathphys_nb.codec.poincare (nbs/21_poincare), '
-                            f'which is not available: {e}') from e
-    return poincare
-
-def poincare_available() -> bool:
-    "True when `mathphys_nb.codec.poincare` can be imported (the CORDIC codec works)."
-    try: _poincare(); return True
-    except MathPhysError: return False
-
 class CordicSeedCodec(Codec):
     "One Packed128 per b×b block (`poincare.compress_tiled`): 16 bytes per block; decode by the CORDIC loop or closed form."
     name = 'cordic'
-    def __init__(self, block: int = 32, method: str = 'closed', refine: bool = False):
+    def __init__(self, block: int = 32,       # tile side b: 16 bytes per b×b tile
+                 method: str = 'closed',  # decode: 'closed' or 'cordic' (the loop)
+                 refine: bool = False,    # check neighbouring codes with the loop when encoding
+                ):
         check_choice(method, ['cordic', 'closed'], 'decode method'); self.block, self.method, self.refine = block, method, refine
     def encode(self, w) -> Encoded:
-        w = check_matrix(w); t = _poincare().compress_tiled(w, block=self.block, refine=self.refine)
+        w = check_matrix(w); t = compress_tiled(w, block=self.block, refine=self.refine)
         return Encoded(self.name, w.shape, {'hi': t.hi.astype(np.uint64), 'lo': t.lo.astype(np.uint64)})
     def decode(self, enc: Encoded) -> np.ndarray:
-        self._check(enc); P = _poincare()
-        t = P.TiledPoincare(enc.arrays['hi'], enc.arrays['lo'], tuple(enc.shape), self.block)
+        self._check(enc)
+        t = TiledPoincare(enc.arrays['hi'], enc.arrays['lo'], tuple(enc.shape), self.block)
         return np.asarray(t.decompress(self.method), np.float32)
 
 # %% ../../nbs/23_codecs.ipynb #5255f81b
-def orthonormal_atoms(block: int) -> np.ndarray:
+def orthonormal_atoms(block: int, # block side b
+                     ) -> np.ndarray:
     "(b², K) orthonormal columns spanning `packed128.basis_dictionary(b, b)`'s K atoms (Gram–Schmidt in their order)."
     from mathphys_nb.codec.packed128 import basis_dictionary
     atoms, _ = basis_dictionary(block, block)
@@ -278,7 +281,9 @@ def orthonormal_atoms(block: int) -> np.ndarray:
 class BasisExpansionCodec(Codec):
     "Per b×b block, the first k coordinates on the orthonormalized basis-function atoms, fp16: 2k bytes per block."
     name = 'basis'
-    def __init__(self, block: int = 32, k: int = 8):
+    def __init__(self, block: int = 32, # block side b
+                 k: int = 8,      # atom coordinates kept per block (2k bytes)
+                ):
         Q = orthonormal_atoms(block)
         if not 1 <= k <= Q.shape[1]: raise RangeError(f'k={k} must be in [1, {Q.shape[1]}] (the number of atoms)')
         self.block, self.k = block, k; self._Q = Q[:, :k]

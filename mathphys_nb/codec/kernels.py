@@ -15,37 +15,58 @@ from pathlib import Path
 import numpy as np
 
 from ..core import (repo_root, build_dir, atomic_path, gpu_available, check_choice, MathPhysError, ShapeError)
-from .packed128 import cordic_amplitude, cordic_reference_block, pixel_angles, R_MAX, THETA_MAX, _ATAN
+from .packed128 import (_cordic_loop, angle_table, block_grid, check_block, seed_amplitude_phase,
+                                         seed_coefficients)
 
 # %% auto #0
-__all__ = ['KernelCompileError', 'csrc', 'cuda_source', 'compile_nvrtc', 'check_seeds', 'decode_blocks_cpu_twin',
-           'libm_reference_block', 'seed_amp_phase', 'seed_coefficients', 'decode_blocks_fast', 'decode_blocks_gpu',
-           'decode_blocks']
+__all__ = ['CSRC_FILES', 'KernelCompileError', 'csrc_dir', 'csrc', 'cuda_source', 'nvrtc_options', 'compile_nvrtc', 'check_seeds',
+           'decode_blocks_cpu_twin', 'libm_reference_block', 'seed_amp_phase', 'decode_blocks_fast',
+           'decode_blocks_gpu', 'decode_blocks']
 
 # %% ../../nbs/22_kernels.ipynb #913819e1
 class KernelCompileError(MathPhysError):
     "The CUDA or C++ source did not compile; the message holds the compiler log."
 
-def csrc(name: str) -> Path:
-    "Path of a file in the repository's `csrc/` folder."
-    return repo_root() / 'csrc' / name
+CSRC_FILES = ('cordic_decode.cuh', 'cordic_decode.cu', 'cordic_cpu.cpp')
+
+def csrc_dir() -> Path:
+    "The folder of the CUDA/C++ sources: `mathphys_nb/csrc/` in an installed wheel, `<repo>/csrc/` in a checkout."
+    import mathphys_nb
+    for d in (Path(mathphys_nb.__file__).resolve().parent / 'csrc', repo_root() / 'csrc'):
+        if (d / CSRC_FILES[0]).exists(): return d
+    raise MathPhysError('the CUDA/C++ sources (cordic_decode.cuh, ...) are missing: neither mathphys_nb/csrc/ (wheel) '
+                        'nor csrc/ in the checkout holds them; reinstall the package')
+
+def csrc(name: str, # a file name of `CSRC_FILES`
+        ) -> Path:
+    "Path of one CUDA/C++ source file."
+    return csrc_dir() / name
 
 def cuda_source() -> str:
-    "Header + kernels as one translation unit (NVRTC gets no include path)."
-    return csrc('cordic_decode.cuh').read_text() + '\n' + csrc('cordic_decode.cu').read_text()
+    "The kernels' translation unit (`cordic_decode.cu`); it includes `cordic_decode.cuh` from `csrc_dir()`."
+    return csrc('cordic_decode.cu').read_text()
+
+def _sources_hash() -> str:
+    return hashlib.sha256(b''.join(csrc(n).read_bytes() for n in CSRC_FILES)).hexdigest()[:16]
+
+def nvrtc_options(arch: str | None = None, fmad: bool = False) -> list[str]:
+    "NVRTC options: the include path of the header, no fused multiply-add (parity with the CPU twin), and a macro holding the sources' hash (so a kernel cache keyed by source and options sees a changed header)."
+    opts = [f'--include-path={csrc_dir()}', f'--fmad={"true" if fmad else "false"}', f'-DMP_SOURCES_HASH=0x{_sources_hash()}']
+    return ([f'--gpu-architecture={arch}'] if arch else []) + opts
 
 # %% ../../nbs/22_kernels.ipynb #1f2c9f8f
-def compile_nvrtc(source: str | None = None, # CUDA source; default `cuda_source()`
+def compile_nvrtc(source: str | None = None, # CUDA source; default `cuda_source()` (it includes the header)
                   arch: str = 'compute_90',   # virtual architecture of the PTX
                   fmad: bool = False,         # allow fused multiply-add (breaks parity with the CPU twin)
+                  name: str = 'cordic_decode.cu', # file name shown in the compiler log
                  ) -> str:
-    "Compile CUDA source to PTX with NVRTC; raises KernelCompileError with the log on failure."
+    "Compile CUDA source to PTX with NVRTC (include path `csrc_dir()`); raises KernelCompileError with the log on failure."
     from cuda.bindings import nvrtc
     src = (source or cuda_source()).encode()
-    err, prog = nvrtc.nvrtcCreateProgram(src, b'cordic_decode.cu', 0, [], [])
+    err, prog = nvrtc.nvrtcCreateProgram(src, name.encode(), 0, [], [])
     if err != nvrtc.nvrtcResult.NVRTC_SUCCESS: raise KernelCompileError(f'nvrtcCreateProgram: {err}')
     try:
-        opts = [f'--gpu-architecture={arch}'.encode(), f'--fmad={"true" if fmad else "false"}'.encode()]
+        opts = [o.encode() for o in nvrtc_options(arch, fmad)]
         err, = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
         if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             _, n = nvrtc.nvrtcGetProgramLogSize(prog); log = b' ' * n; nvrtc.nvrtcGetProgramLog(prog, log)
@@ -56,10 +77,11 @@ def compile_nvrtc(source: str | None = None, # CUDA source; default `cuda_source
         nvrtc.nvrtcDestroyProgram(prog)
 
 # %% ../../nbs/22_kernels.ipynb #d6de1a91
-def check_seeds(seeds, rows: int, cols: int) -> np.ndarray:
-    "Seeds as a contiguous 1-D uint64 numpy array; ShapeError on a bad shape or block size."
-    if int(rows) < 2 or int(cols) < 2:
-        raise ShapeError(f'a block needs rows, cols >= 2 (the seed divides by cols-1), got {rows}×{cols}')
+def check_seeds(seeds,                # Seed0 words, shape (n,)
+                rows: int, cols: int, # block size, each an int >= 2
+               ) -> np.ndarray:
+    "Seeds as a contiguous (n,) uint64 numpy array; ShapeError on a bad shape or block size."
+    check_block(rows, cols)
     s = np.ascontiguousarray(seeds, dtype=np.uint64)
     if s.ndim != 1: raise ShapeError(f'seeds must be a 1-D array of uint64 words, got shape {s.shape}')
     return s
@@ -67,13 +89,13 @@ def check_seeds(seeds, rows: int, cols: int) -> np.ndarray:
 # %% ../../nbs/22_kernels.ipynb #746124ba
 def _build_twin() -> Path:
     cxx = shutil.which('g++') or shutil.which('c++')
-    if cxx is None: raise MathPhysError('the CPU twin needs a C++ compiler (g++) on PATH: apt-get install g++')
-    srcs = [csrc('cordic_decode.cuh'), csrc('cordic_cpu.cpp')]
-    key = hashlib.sha256(b''.join(p.read_bytes() for p in srcs)).hexdigest()[:16]
-    so = build_dir('kernels', create=True) / f'cordic_cpu_{key}.so'
+    if cxx is None:
+        raise MathPhysError('the CPU twin of the CUDA kernels (and the fast CPU decode) needs a C++ compiler: no g++ or c++ '
+                            'on PATH. Install one (Debian/Ubuntu: apt-get install -y g++) and try again.')
+    so = build_dir('kernels', create=True) / f'cordic_cpu_{_sources_hash()}.so'
     if not so.exists():
         with atomic_path(so) as tmp:
-            r = subprocess.run([cxx, '-O2', '-fPIC', '-shared', '-ffp-contract=off', '-fopenmp-simd', str(srcs[1]),
+            r = subprocess.run([cxx, '-O2', '-fPIC', '-shared', '-ffp-contract=off', '-fopenmp-simd', str(csrc('cordic_cpu.cpp')),
                                 '-o', str(tmp)], capture_output=True, text=True)
             if r.returncode: raise KernelCompileError('g++ failed:\n' + r.stderr)
     return so
@@ -109,47 +131,27 @@ def _libm_f32(name: str, nargs: int):
     f.restype, f.argtypes = ctypes.c_float, [ctypes.c_float] * nargs
     return np.vectorize(f, otypes=[np.float32])
 
-def libm_reference_block(hi: int, rows: int, cols: int) -> np.ndarray:
-    "The seed's loop in numpy float32 with the C library's atan2f/cosf/sinf/tanhf (slow; parity checks only)."
-    F = np.float32; atan2f, cosf, sinf, tanhf = (_libm_f32(n, k) for n, k in
-                                                 [('atan2f', 2), ('cosf', 1), ('sinf', 1), ('tanhf', 1)])
-    check_seeds([hi], rows, cols); h = int(hi)
-    r = F((h >> 44) & 0xFFFFF) / F(R_MAX); th = F((h >> 20) & 0xFFFFFF) / F(THETA_MAX) * F(2.0) * F(np.pi)
-    xn = np.arange(cols, dtype=F) / F(cols - 1) * F(2.0) - F(1.0); yn = np.arange(rows, dtype=F) / F(rows - 1) * F(2.0) - F(1.0)
-    a = atan2f(yn[:, None], xn[None, :]) + th; x, y = r * cosf(a), r * sinf(a)
-    for k in range(20):
-        s = F(1.0) if (h >> k) & 1 else F(-1.0); p2 = F(2.0 ** -k)
-        x, y = x - s * y * p2, y + s * x * p2
-        if k % 4 == 0:
-            rr = np.sqrt(x * x + y * y); t = np.where(rr > F(1e-9), tanhf(rr), F(1.0)); x, y = x * t, y * t
-    return (x / F(1.64676)).astype(F)
+def libm_reference_block(hi: int,               # one Seed0 word
+                         rows: int, cols: int,  # block size
+                        ) -> np.ndarray:
+    "(rows, cols) float32: the seed's loop (packed128's numpy float32 loop) with the C library's atan2f/cosf/sinf/tanhf swapped in (slow; parity checks only)."
+    fns = {k: _libm_f32(n, a) for k, n, a in [('atan2', 'atan2f', 2), ('cos', 'cosf', 1), ('sin', 'sinf', 1), ('tanh', 'tanhf', 1)]}
+    return _cordic_loop(int(hi), *block_grid(rows, cols, np.float32), **fns)
 
 # %% ../../nbs/22_kernels.ipynb #066ae175
-def _amp_psi64(s: np.ndarray):
-    r = ((s >> np.uint64(44)) & np.uint64(0xFFFFF)).astype(np.float64) / R_MAX
-    th = ((s >> np.uint64(20)) & np.uint64(0xFFFFFF)).astype(np.float64) / THETA_MAX * 2 * np.pi
-    bits = ((s[:, None] >> np.arange(20, dtype=np.uint64)) & np.uint64(1)).astype(np.float64)
-    return cordic_amplitude(r), th + (2 * bits - 1) @ _ATAN
-
-def seed_amp_phase(seeds) -> np.ndarray:
-    "(n, 2) float32 (A, ψ mod 2π) of uint64 seeds: amplitude and phase of the closed form."
-    A, psi = _amp_psi64(np.asarray(seeds, dtype=np.uint64).ravel())
+def seed_amp_phase(seeds, # uint64 Seed0 words, shape (n,)
+                  ) -> np.ndarray:
+    "(n, 2) float32 (A, ψ mod 2π) of the closed form, laid out as the closed-form kernel reads it."
+    A, psi = seed_amplitude_phase(np.asarray(seeds, dtype=np.uint64).ravel())
     return np.ascontiguousarray(np.stack([A, np.mod(psi, 2 * np.pi)], -1), dtype=np.float32)
 
-def seed_coefficients(seeds) -> np.ndarray:
-    "(n, 2) float32 coefficients (a, b) = (A cos ψ, −A sin ψ) of the closed form for uint64 seeds."
-    A, psi = _amp_psi64(np.asarray(seeds, dtype=np.uint64).ravel())
-    return np.stack([A * np.cos(psi), -A * np.sin(psi)], -1).astype(np.float32)
-
 # %% ../../nbs/22_kernels.ipynb #7faab419
-_TABLES = {}
-def decode_blocks_fast(seeds, rows: int, cols: int) -> np.ndarray:
-    "Closed-form batched decode on CPU (one float32 matrix product): (n, rows, cols) float32."
+def decode_blocks_fast(seeds,               # uint64 Seed0 words, shape (n,)
+                       rows: int, cols: int, # block size
+                      ) -> np.ndarray:
+    "Closed-form batched decode on CPU, w = a·cos φ + b·sin φ in one C++ loop: (n, rows, cols) float32."
     s = check_seeds(seeds, rows, cols)
-    if (rows, cols) not in _TABLES:
-        phi = pixel_angles(rows, cols)
-        _TABLES[rows, cols] = np.stack([np.cos(phi).ravel(), np.sin(phi).ravel()]).astype(np.float32)
-    CS, ab = _TABLES[rows, cols], seed_coefficients(s); out = np.empty((len(s), rows, cols), np.float32)
+    CS, ab = angle_table(rows, cols), seed_coefficients(s); out = np.empty((len(s), rows, cols), np.float32)
     _twin_lib().cordic_decode_blocks_ab_cpu(ab.ctypes.data, CS[0].ctypes.data, CS[1].ctypes.data, out.ctypes.data,
                                             len(s), rows * cols)
     return out
@@ -157,27 +159,35 @@ def decode_blocks_fast(seeds, rows: int, cols: int) -> np.ndarray:
 # %% ../../nbs/22_kernels.ipynb #2639e2a0
 _RAW = {}
 def _gpu_launch(kernel: str, arg, out):
-    "Launch `kernel` ('cordic_decode_blocks' or '..._closed') over out (n, rows, cols) on the GPU."
+    "Launch `kernel` ('cordic_decode_blocks' or '..._closed') over out (n, rows, cols) on the GPU, grid-stride."
     import cupy as cp
-    if kernel not in _RAW: _RAW[kernel] = cp.RawKernel(cuda_source(), kernel, options=('--fmad=false',))
+    if kernel not in _RAW: _RAW[kernel] = cp.RawKernel(cuda_source(), kernel, options=tuple(nvrtc_options()))
     n, rows, cols = out.shape; threads = 256
-    blocks = max(1, min((out.size + threads - 1) // threads, 132 * 64))
+    sms = cp.cuda.Device().attributes['MultiProcessorCount']
+    blocks = max(1, min((out.size + threads - 1) // threads, sms * 64))
     _RAW[kernel]((blocks,), (threads,), (arg, out, np.int32(n), np.int32(rows), np.int32(cols)))
     return out
 
-def decode_blocks_gpu(seeds, rows: int, cols: int, method: str = 'loop'):
-    "Decode on the GPU with the CUDA kernels (CuPy RawKernel); seeds numpy or CuPy: a CuPy array (n, rows, cols)."
+def decode_blocks_gpu(seeds,                # uint64 Seed0 words, shape (n,): numpy or CuPy
+                      rows: int, cols: int, # block size
+                      method: str = 'loop', # 'loop': the seed's 20 steps; 'closed': A·cos(φ+ψ) per element
+                     ):
+    "Decode on the GPU with the CUDA kernels (CuPy RawKernel): a CuPy array (n, rows, cols) float32."
     import cupy as cp
     check_choice(method, ['loop', 'closed'], 'method')
     if getattr(seeds, 'ndim', 1) != 1: raise ShapeError(f'seeds must be 1-D, got shape {seeds.shape}')
-    check_seeds([0], rows, cols)
+    check_block(rows, cols)
     out = cp.empty((len(seeds), rows, cols), cp.float32)
     if method == 'loop': return _gpu_launch('cordic_decode_blocks', cp.ascontiguousarray(cp.asarray(seeds, dtype=cp.uint64)), out)
     ap = seed_amp_phase(cp.asnumpy(seeds) if isinstance(seeds, cp.ndarray) else seeds)
     return _gpu_launch('cordic_decode_blocks_closed', cp.asarray(ap), out)
 
-def decode_blocks(seeds, rows: int, cols: int, device: str = 'auto', method: str = 'closed'):
-    "Decode many seeds into blocks: on the GPU when present ('auto'), else on CPU (fast path or C++ loop)."
+def decode_blocks(seeds,                 # uint64 Seed0 words, shape (n,)
+                  rows: int, cols: int,  # block size
+                  device: str = 'auto',  # 'auto' (GPU when present), 'cpu' or 'gpu'
+                  method: str = 'closed', # 'closed' (closed form) or 'loop' (the seed's 20 steps)
+                 ):
+    "Decode many seeds into blocks (n, rows, cols) float32: a CuPy array on the GPU, else numpy (fast path or C++ loop)."
     check_choice(device, ['auto', 'cpu', 'gpu'], 'device'); check_choice(method, ['loop', 'closed'], 'method')
     if device == 'gpu' or (device == 'auto' and gpu_available()): return decode_blocks_gpu(seeds, rows, cols, method)
     return decode_blocks_fast(seeds, rows, cols) if method == 'closed' else decode_blocks_cpu_twin(seeds, rows, cols)

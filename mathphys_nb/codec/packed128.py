@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import IntEnum
 
 import numpy as np
@@ -16,47 +16,114 @@ from scipy import special
 from ..core import RangeError, ShapeError, MathPhysError
 
 # %% auto #0
-__all__ = ['FIELDS', 'R_MAX', 'THETA_MAX', 'U64', 'MORLET_W0', 'pack_hi', 'unpack_hi', 'f32_bits', 'bits_f32', 'DecodedParams',
-           'Packed128', 'pack_seeds', 'unpack_seeds', 'Packed64', 'cordic_reference_block', 'cordic_decode_block',
-           'cordic_amplitude', 'cordic_phase', 'pixel_angles', 'seed_amplitude_phase', 'cordic_closed_form',
-           'BasisFunction', 'basis_eval', 'basis_coords', 'decode_basis', 'basis_dictionary', 'gallery_figure']
+__all__ = ['FIELDS', 'ROTATIONS', 'R_MAX', 'THETA_MAX', 'U64', 'MORLET_W0', 'seed_field', 'set_fields', 'pack_hi', 'unpack_hi',
+           'pack_lo', 'unpack_lo', 'DecodedParams', 'Packed128', 'pack_seeds', 'unpack_seeds', 'check_block',
+           'block_grid', 'Packed64', 'cordic_reference_block', 'cordic_decode_block', 'cordic_amplitude',
+           'cordic_phase', 'pixel_angles', 'angle_table', 'seed_amplitude_phase', 'seed_coefficients',
+           'cordic_closed_form', 'BasisFunction', 'basis_eval', 'basis_coords', 'decode_basis', 'basis_dictionary',
+           'gallery_figure']
 
 # %% ../../nbs/20_packed128.ipynb #0254b996
-FIELDS = {  # name: (shift, width, signed)
+FIELDS = {  # name: (shift, width, signed) — the bitfield reading of Seed0
     'r_q': (44, 20, False), 'theta_q': (20, 24, False), 'basis_id': (16, 4, False), 'd_theta': (14, 2, False),
     'd_r': (13, 1, False), 'rot_code': (9, 4, False), 'log2_c': (6, 3, True), 'reserved': (0, 6, False)}
+ROTATIONS = (0, 20, False)   # the CORDIC reading: bits 19:0 are the directions σ_k of its 20 micro-rotations
 R_MAX, THETA_MAX = (1 << 20) - 1, (1 << 24) - 1
 U64 = (1 << 64) - 1
+_LAYOUT = {**FIELDS, 'rotations': ROTATIONS}     # every name the accessors below know
 
 def _field_range(name):
-    _, w, signed = FIELDS[name]
+    _, w, signed = _LAYOUT[name]
     return (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
 
-def pack_hi(**fields) -> int:
-    "Pack integer fields into the 64-bit Seed0; every value is range-checked (no silent wrap-around)."
-    hi = 0
+def _check_names(names):
+    "Unknown field names, or two fields sharing bits, are errors."
+    taken = 0
+    for name in names:
+        if name not in _LAYOUT: raise MathPhysError(f"unknown field {name!r}; fields: {', '.join(_LAYOUT)}")
+        shift, w, _ = _LAYOUT[name]; mask = ((1 << w) - 1) << shift
+        if taken & mask: raise MathPhysError(f'field {name!r} overlaps another field given with it')
+        taken |= mask
+
+def _get(h, name: str):
+    "Field `name` of h (a Python int, or a uint64 array -> int64): the one place Seed0 bits are read."
+    shift, w, signed = _LAYOUT[name]
+    v = (h >> shift) & ((1 << w) - 1)
+    if isinstance(v, (np.ndarray, np.generic)): v = np.asarray(v).astype(np.int64)
+    return v - ((v >> (w - 1)) << w) if signed else v          # sign-extend: subtract 2^w when the top bit is set
+
+def _put(h, name: str, v):
+    "h with field `name` set to v (range-checked by the caller): the one place Seed0 bits are written."
+    shift, w, _ = _LAYOUT[name]; keep = U64 ^ (((1 << w) - 1) << shift); v = v & ((1 << w) - 1)
+    if isinstance(h, (np.ndarray, np.generic)) or isinstance(v, (np.ndarray, np.generic)):
+        return (np.asarray(h, np.uint64) & np.uint64(keep)) | (np.asarray(v).astype(np.uint64) << np.uint64(shift))
+    return (h & keep) | (v << shift)
+
+def _int_array(name: str, v) -> np.ndarray:
+    a = np.asarray(v)
+    if a.dtype.kind not in 'iu': raise TypeError(f'{name} must be an integer array, got dtype {a.dtype}')
+    return a
+
+def _check_array_range(name: str, a: np.ndarray, lo, hi):
+    bad = (a < lo) | (a > hi)
+    if bad.any():
+        i = np.flatnonzero(bad)[0]
+        where = f' at index {i}' if a.ndim else ''
+        raise RangeError(f'{name}={a.reshape(-1)[i]}{where} is outside [{lo}, {hi}]')
+
+def _as_u64(name: str, v) -> np.ndarray:
+    a = _int_array(name, v)
+    if a.dtype.kind == 'i' and (a < 0).any(): raise RangeError(f'{name} has negative entries; seeds are 64-bit unsigned')
+    return a.astype(np.uint64)
+
+def seed_field(hi,        # Seed0 word(s): an int or a uint64 array of any shape S
+               name: str, # a name of `FIELDS`, or 'rotations' (bits 19:0, the CORDIC reading)
+              ) -> np.ndarray:
+    "One field of Seed0 words: int64 array of shape S (signed fields sign-extended)."
+    _check_names([name])
+    return _get(_as_u64('hi', hi), name)
+
+def set_fields(hi,       # Seed0 word(s): an int or a uint64 array
+               **fields, # name=int or int array (broadcast with `hi`); names of `FIELDS` or 'rotations'
+              ) -> np.ndarray:
+    "Seed0 words with the named fields replaced, the other bits kept: uint64 array (broadcast shape). Every value is range-checked (no silent wrap-around)."
+    _check_names(fields); h = _as_u64('hi', hi)
     for name, v in fields.items():
-        if name not in FIELDS: raise MathPhysError(f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
+        a = _int_array(name, v).astype(np.int64); _check_array_range(name, a, *_field_range(name))
+        h = _put(h, name, a)
+    return h
+
+def pack_hi(**fields, # name=int: fields of `FIELDS` (or 'rotations' in place of the low fields); missing ones are 0
+           ) -> int:
+    "Pack integer fields into the 64-bit Seed0 (a Python int); every value is range-checked."
+    _check_names(fields); hi = 0
+    for name, v in fields.items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)): raise TypeError(f'{name} must be an int, got {type(v).__name__}')
-        lo, hi_ = _field_range(name)
-        if not lo <= v <= hi_: raise RangeError(f'{name}={v} is outside [{lo}, {hi_}]')
-        shift, w, _ = FIELDS[name]
-        hi |= (int(v) & ((1 << w) - 1)) << shift
+        lo, top = _field_range(name)
+        if not lo <= v <= top: raise RangeError(f'{name}={v} is outside [{lo}, {top}]')
+        hi = _put(hi, name, int(v))
     return hi
 
-def unpack_hi(hi: int) -> dict:
-    "All fields of a 64-bit Seed0 (log2_c sign-extended)."
+def unpack_hi(hi: int, # one Seed0 word
+             ) -> dict:
+    "All fields of a 64-bit Seed0 as Python ints (log2_c sign-extended)."
     if isinstance(hi, bool) or not isinstance(hi, (int, np.integer)): raise TypeError(f'hi must be an int, got {type(hi).__name__}')
     if not 0 <= hi <= U64: raise RangeError(f'hi={hi} is not a 64-bit unsigned value')
-    out = {}
-    for name, (shift, w, signed) in FIELDS.items():
-        v = (int(hi) >> shift) & ((1 << w) - 1)
-        out[name] = v - (1 << w) if signed and v >= 1 << (w - 1) else v
-    return out
+    return {name: _get(int(hi), name) for name in FIELDS}
 
 # %% ../../nbs/20_packed128.ipynb #ec73c2ea
-def f32_bits(x: float) -> int: return struct.unpack('<I', struct.pack('<f', x))[0]
-def bits_f32(b: int) -> float: return struct.unpack('<f', struct.pack('<I', b))[0]
+def pack_lo(r,     # radius/radii in [0, 1], float or array
+            theta, # angle(s) in [0, 2π], float or array (broadcast with r)
+           ) -> np.ndarray:
+    "Seed1 word(s): r in bits 63:32 and θ in bits 31:0 as IEEE-754 float32; uint64 array (broadcast shape)."
+    r32, t32 = (np.asarray(v, np.float64).astype(np.float32) for v in (r, theta))
+    return (r32.view(np.uint32).astype(np.uint64) << np.uint64(32)) | t32.view(np.uint32).astype(np.uint64)
+
+def unpack_lo(lo, # Seed1 word(s): an int or a uint64 array of shape S
+             ) -> tuple[np.ndarray, np.ndarray]:
+    "(r_fp32, theta_fp32), float32 arrays of shape S, from Seed1 words."
+    l = _as_u64('lo', lo)
+    return (l >> np.uint64(32)).astype(np.uint32).view(np.float32), (l & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
 
 @dataclass(frozen=True)
 class DecodedParams:
@@ -85,21 +152,23 @@ class Packed128:
             if not 0 <= v <= U64: raise RangeError(f'{n}={v} is not a 64-bit unsigned value')
 
     @classmethod
-    def from_params(cls, r: float, theta: float, basis_id: int = 0, d_theta: int = 0, d_r: int = 0, rot_code: int = 0,
-                    log2_c: int = 0, reserved: int = 0) -> 'Packed128':
+    def from_params(cls, r: float,       # radius in [0, 1]
+                    theta: float,        # angle in [0, 2π]
+                    basis_id: int = 0, d_theta: int = 0, d_r: int = 0, rot_code: int = 0, log2_c: int = 0,
+                    reserved: int = 0,   # the other fields of `FIELDS`, range-checked
+                   ) -> 'Packed128':
         "Quantize r ∈ [0, 1] and θ ∈ [0, 2π] into Seed0 and store them as float32 in Seed1."
         for n, v, top in (('r', r, 1.0), ('theta', theta, 2 * math.pi)):
             if not isinstance(v, (int, float, np.floating)) or isinstance(v, bool): raise TypeError(f'{n} must be a number')
             if not 0.0 <= float(v) <= top: raise RangeError(f'{n}={v} is outside [0, {top:.6g}]')
         hi = pack_hi(r_q=round(r * R_MAX), theta_q=round(theta / (2 * math.pi) * THETA_MAX), basis_id=basis_id,
                      d_theta=d_theta, d_r=d_r, rot_code=rot_code, log2_c=log2_c, reserved=reserved)
-        return cls(hi, (f32_bits(r) << 32) | f32_bits(theta))
+        return cls(hi, int(pack_lo(r, theta)))
 
     def decode(self) -> DecodedParams:
-        f = unpack_hi(self.hi)
-        return DecodedParams(bits_f32(self.lo >> 32), bits_f32(self.lo & 0xFFFFFFFF), f['r_q'] / R_MAX,
-                             f['theta_q'] / THETA_MAX * 2 * math.pi, f['basis_id'], f['d_theta'], f['d_r'], f['rot_code'],
-                             f['log2_c'], f['reserved'])
+        f = unpack_hi(self.hi); r32, t32 = unpack_lo(self.lo)
+        return DecodedParams(float(r32), float(t32), f['r_q'] / R_MAX, f['theta_q'] / THETA_MAX * 2 * math.pi, f['basis_id'],
+                             f['d_theta'], f['d_r'], f['rot_code'], f['log2_c'], f['reserved'])
 
     def to_bytes(self) -> bytes:
         "16 bytes: hi then lo, each little-endian."
@@ -111,58 +180,65 @@ class Packed128:
         return cls(int.from_bytes(b[:8], 'little'), int.from_bytes(b[8:], 'little'))
 
 # %% ../../nbs/20_packed128.ipynb #76744967
-def _int_array(name: str, v) -> np.ndarray:
-    a = np.asarray(v)
-    if a.dtype.kind not in 'iu': raise TypeError(f'{name} must be an integer array, got dtype {a.dtype}')
-    return a
-
-def _check_array_range(name: str, a: np.ndarray, lo, hi):
-    bad = (a < lo) | (a > hi)
-    if bad.any():
-        i = np.flatnonzero(bad)[0]
-        raise RangeError(f'{name}={a.reshape(-1)[i]} at index {i} is outside [{lo}, {hi}]')
-
-def pack_seeds(r, theta, **fields) -> tuple[np.ndarray, np.ndarray]:
-    "Vectorized `Packed128.from_params`: arrays r ∈ [0,1], θ ∈ [0,2π] (+ integer field arrays) -> (hi, lo) uint64."
+def pack_seeds(r,        # radii in [0, 1], array of shape S
+               theta,    # angles in [0, 2π], array (broadcast with r)
+               **fields, # other fields of `FIELDS` as int arrays (broadcast)
+              ) -> tuple[np.ndarray, np.ndarray]:
+    "Vectorized `Packed128.from_params`: (hi, lo) uint64 arrays of the broadcast shape."
     r64, th64 = (np.asarray(v) for v in (r, theta))
     for n, a in (('r', r64), ('theta', th64)):
         if a.dtype.kind not in 'iuf': raise TypeError(f'{n} must be a numeric array, got dtype {a.dtype}')
     r64, th64 = np.broadcast_arrays(r64.astype(np.float64), th64.astype(np.float64))
     _check_array_range('r', r64, 0.0, 1.0); _check_array_range('theta', th64, 0.0, 2 * math.pi)
-    q = {'r_q': np.rint(r64 * R_MAX), 'theta_q': np.rint(th64 / (2 * math.pi) * THETA_MAX)}
-    hi = np.zeros(r64.shape, np.uint64)
-    for name, v in {**q, **fields}.items():
-        if name not in FIELDS: raise MathPhysError(f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
-        a = np.broadcast_to(v if name in q else _int_array(name, v), r64.shape).astype(np.int64)
-        _check_array_range(name, a, *_field_range(name))
-        shift, w, _ = FIELDS[name]
-        hi |= (a & ((1 << w) - 1)).astype(np.uint64) << np.uint64(shift)
-    lo = (r64.astype(np.float32).view(np.uint32).astype(np.uint64) << np.uint64(32)) | th64.astype(np.float32).view(np.uint32)
-    return hi, lo
+    q = {'r_q': np.rint(r64 * R_MAX).astype(np.int64), 'theta_q': np.rint(th64 / (2 * math.pi) * THETA_MAX).astype(np.int64)}
+    _check_names(fields)
+    for name, v in fields.items(): _int_array(name, v)
+    hi = set_fields(np.zeros(r64.shape, np.uint64), **q, **fields)
+    return np.broadcast_to(hi, r64.shape).copy(), pack_lo(r64, th64)
 
-def _as_u64(name: str, v) -> np.ndarray:
-    a = _int_array(name, v)
-    if a.dtype.kind == 'i' and (a < 0).any(): raise RangeError(f'{name} has negative entries; seeds are 64-bit unsigned')
-    return a.astype(np.uint64)
-
-def unpack_seeds(hi, lo=None) -> dict:
-    "Vectorized decode: every field of `hi` (log2_c sign-extended), the dequantized r, θ, and r_fp32/θ_fp32 from `lo`."
-    h = _as_u64('hi', hi); out = {}
-    for name, (shift, w, signed) in FIELDS.items():
-        v = ((h >> np.uint64(shift)) & np.uint64((1 << w) - 1)).astype(np.int64)
-        out[name] = np.where(v >= 1 << (w - 1), v - (1 << w), v) if signed else v
+def unpack_seeds(hi,      # Seed0 words, uint64 array of shape S
+                 lo=None, # Seed1 words of shape S, optional
+                ) -> dict:
+    "Every field of `hi` (int64 arrays of shape S, log2_c sign-extended), the dequantized r, θ, and r_fp32/θ_fp32 from `lo`."
+    h = _as_u64('hi', hi); out = {name: seed_field(h, name) for name in FIELDS}
     out['r'] = out['r_q'] / R_MAX; out['theta'] = out['theta_q'] / THETA_MAX * 2 * math.pi
-    if lo is not None:
-        l = _as_u64('lo', lo)
-        out['r_fp32'] = (l >> np.uint64(32)).astype(np.uint32).view(np.float32)
-        out['theta_fp32'] = (l & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
+    if lo is not None: out['r_fp32'], out['theta_fp32'] = unpack_lo(lo)
     return out
 
 # %% ../../nbs/20_packed128.ipynb #0761c948
 _F = np.float32
 
-def _check_block(rows: int, cols: int):
-    if rows < 2 or cols < 2: raise ShapeError(f'a block needs rows, cols >= 2 (the seed divides by cols-1), got {rows}×{cols}')
+def check_block(rows: int, # block height, an int >= 2
+                cols: int, # block width, an int >= 2
+               ):
+    "Refuse a block side that is not an int >= 2 (the seed divides by rows - 1 and cols - 1)."
+    for v in (rows, cols):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2:
+            raise ShapeError(f'a block needs int rows, cols >= 2 (the seed divides by cols-1), got {rows!r}×{cols!r}')
+
+def block_grid(rows: int, cols: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    "The seed's normalized pixel grid: x (cols,) and y (rows, 1), x_j = j/(cols-1)·2 − 1, in `dtype` arithmetic."
+    check_block(rows, cols); d = np.dtype(dtype).type
+    x = np.arange(cols, dtype=d) / d(cols - 1) * d(2.0) - d(1.0)
+    y = np.arange(rows, dtype=d) / d(rows - 1) * d(2.0) - d(1.0)
+    return x, y[:, None]
+
+def _cordic_loop(hi, x, y, atan2=np.arctan2, cos=np.cos, sin=np.sin, tanh=np.tanh) -> np.ndarray:
+    """The seed's 20 steps in float32 — the only Python copy of the loop. Words `hi` (shape S) at float32 grid points
+    (x, y) (broadcast shape P): float32 array S + P. The transcendental functions can be swapped (glibc's, see 22_kernels)."""
+    h = _as_u64('hi', hi); grid = (...,) + (None,) * np.broadcast(x, y).ndim   # seeds' axes, then the grid's
+    r = (seed_field(h, 'r_q').astype(_F) / _F(R_MAX))[grid][()]            # [()]: one seed, one point -> numpy scalars
+    th = (seed_field(h, 'theta_q').astype(_F) / _F(THETA_MAX) * _F(2.0) * _F(np.pi))[grid][()]
+    sigma = np.where((seed_field(h, 'rotations')[..., None] >> np.arange(20)) & 1, _F(1.0), _F(-1.0)).astype(_F)
+    a = atan2(y, x) + th
+    x, y = r * cos(a), r * sin(a)
+    for k in range(20):
+        s = sigma[..., k][grid][()]; p2 = _F(2.0 ** -k)
+        x, y = x - s * y * p2, y + s * x * p2
+        if k % 4 == 0:
+            rr = np.sqrt(x * x + y * y); t = np.where(rr > _F(1e-9), tanh(rr), _F(1.0))[()]
+            x, y = x * t, y * t
+    return (x / _F(1.64676)).astype(_F)
 
 @dataclass(frozen=True)
 class Packed64:
@@ -170,92 +246,73 @@ class Packed64:
     rotations: int
 
     def compute_weight(self, i: int, j: int, rows: int, cols: int) -> float:
-        "Weight (i, j) of a rows×cols block: the seed's 20-iteration CORDIC loop in float32 (slow, reference)."
-        _check_block(rows, cols)
-        h = int(self.rotations)
-        r = _F((h >> 44) & 0xFFFFF) / _F(R_MAX)
-        th = _F((h >> 20) & 0xFFFFFF) / _F(THETA_MAX) * _F(2.0) * _F(np.pi)
-        xn = _F(j) / _F(cols - 1) * _F(2.0) - _F(1.0); yn = _F(i) / _F(rows - 1) * _F(2.0) - _F(1.0)
-        a = np.arctan2(yn, xn) + th
-        x, y = r * np.cos(a), r * np.sin(a)
-        for k in range(20):
-            s = _F(1.0) if (h >> k) & 1 else _F(-1.0); p2 = _F(2.0 ** -k)
-            x, y = x - s * y * p2, y + s * x * p2
-            if k % 4 == 0:
-                rr = np.sqrt(x * x + y * y)
-                if rr > _F(1e-9): t = np.tanh(rr); x, y = x * t, y * t
-        return float(x / _F(1.64676))
+        "Weight (i, j) of a rows×cols block: the seed's 20-iteration CORDIC loop in float32, one element (slow, reference)."
+        x, y = block_grid(rows, cols, _F)
+        return float(_cordic_loop(int(self.rotations), x[j], y[i, 0]))
 
-def cordic_reference_block(hi: int, rows: int, cols: int) -> np.ndarray:
-    "The seed's CORDIC loop over a whole block at once, float32 step by step: array (rows, cols)."
-    _check_block(rows, cols)
-    h = int(hi)
-    r = _F((h >> 44) & 0xFFFFF) / _F(R_MAX)
-    th = _F((h >> 20) & 0xFFFFFF) / _F(THETA_MAX) * _F(2.0) * _F(np.pi)
-    xn = np.arange(cols, dtype=_F) / _F(cols - 1) * _F(2.0) - _F(1.0)
-    yn = np.arange(rows, dtype=_F) / _F(rows - 1) * _F(2.0) - _F(1.0)
-    a = np.arctan2(yn[:, None], xn[None, :]) + th
-    x, y = r * np.cos(a), r * np.sin(a)
-    for k in range(20):
-        s = _F(1.0) if (h >> k) & 1 else _F(-1.0); p2 = _F(2.0 ** -k)
-        x, y = x - s * y * p2, y + s * x * p2
-        if k % 4 == 0:
-            rr = np.sqrt(x * x + y * y); t = np.where(rr > _F(1e-9), np.tanh(rr), _F(1.0))
-            x, y = x * t, y * t
-    return (x / _F(1.64676)).astype(_F)
+def cordic_reference_block(hi: int, # one Seed0 word
+                           rows: int, cols: int, # block size
+                          ) -> np.ndarray:
+    "The seed's CORDIC loop over one block, float32 step by step: (rows, cols) float32."
+    if np.ndim(hi): raise ShapeError(f'cordic_reference_block decodes one seed; use cordic_decode_block for shape {np.shape(hi)}')
+    return _cordic_loop(int(hi), *block_grid(rows, cols, _F))
 
 # %% ../../nbs/20_packed128.ipynb #f5adb201
-def cordic_decode_block(hi, rows: int, cols: int) -> np.ndarray:
-    "The seed's CORDIC loop for one seed or an array of seeds, float32 step by step: (rows, cols) or (n, rows, cols)."
-    _check_block(rows, cols)
-    h = _as_u64('hi', hi); one = h.ndim == 0; h = h.reshape(-1, 1, 1)
-    r = ((h >> np.uint64(44)) & np.uint64(0xFFFFF)).astype(_F) / _F(R_MAX)
-    th = ((h >> np.uint64(20)) & np.uint64(0xFFFFFF)).astype(_F) / _F(THETA_MAX) * _F(2.0) * _F(np.pi)
-    xn = np.arange(cols, dtype=_F) / _F(cols - 1) * _F(2.0) - _F(1.0)
-    yn = np.arange(rows, dtype=_F) / _F(rows - 1) * _F(2.0) - _F(1.0)
-    a = np.arctan2(yn[:, None], xn[None, :])[None] + th
-    x, y = r * np.cos(a), r * np.sin(a)
-    for k in range(20):
-        s = np.where((h >> np.uint64(k)) & np.uint64(1), _F(1.0), _F(-1.0)).astype(_F); p2 = _F(2.0 ** -k)
-        x, y = x - s * y * p2, y + s * x * p2
-        if k % 4 == 0:
-            rr = np.sqrt(x * x + y * y); t = np.where(rr > _F(1e-9), np.tanh(rr), _F(1.0))
-            x, y = x * t, y * t
-    out = (x / _F(1.64676)).astype(_F)
-    return out[0] if one else out
+def cordic_decode_block(hi, # one Seed0 word, or uint64 words of shape (n,)
+                        rows: int, cols: int, # block size
+                       ) -> np.ndarray:
+    "The seed's CORDIC loop for one seed or an array of seeds, float32 step by step: (rows, cols) or (n, rows, cols) float32."
+    h = _as_u64('hi', hi)
+    return _cordic_loop(h if h.ndim == 0 else h.reshape(-1), *block_grid(rows, cols, _F))
 
 # %% ../../nbs/20_packed128.ipynb #6f2cf405
 _ATAN = np.arctan(2.0 ** -np.arange(20))
 
-def cordic_amplitude(r):
-    "A(r): the radius after the seed's 20 steps (stretches and tanh squashes), divided by the gain 1.64676."
+def cordic_amplitude(r, # radius/radii in [0, 1], any shape
+                    ) -> np.ndarray:
+    "A(r), float64 of r's shape: the radius after the seed's 20 steps (stretches and tanh squashes), divided by the gain 1.64676."
     rho = np.asarray(r, dtype=np.float64).copy()
     for k in range(20):
         rho = rho * np.sqrt(1 + 4.0 ** -k)
         if k % 4 == 0: rho = np.where(rho > 1e-9, rho * np.tanh(rho), rho)
     return rho / 1.64676
 
-def cordic_phase(hi: int) -> float:
-    "Φ = Σ σ_k atan(2^-k) from the low 20 bits of `hi`."
-    s = np.array([1.0 if (int(hi) >> k) & 1 else -1.0 for k in range(20)])
-    return float((s * _ATAN).sum())
+def cordic_phase(hi, # Seed0 word(s): an int or uint64 array of shape S; only bits 19:0 are read
+                ):
+    "Φ = Σ σ_k atan(2^-k) from the rotation bits 19:0: a float for one word, float64 array of shape S for an array."
+    bits = (seed_field(hi, 'rotations')[..., None] >> np.arange(20)) & 1
+    phi = (2.0 * bits - 1.0) @ _ATAN
+    return float(phi) if np.ndim(phi) == 0 else phi
 
 def pixel_angles(rows: int, cols: int) -> np.ndarray:
-    "atan2(y_i, x_j) on the seed's normalized block grid (rows, cols), float64."
-    _check_block(rows, cols)
-    x = np.arange(cols) / (cols - 1) * 2 - 1; y = np.arange(rows) / (rows - 1) * 2 - 1
-    return np.arctan2(y[:, None], x[None, :])
+    "atan2(y_i, x_j) on the seed's normalized block grid: (rows, cols) float64."
+    x, y = block_grid(rows, cols)
+    return np.arctan2(y, x)
 
-def seed_amplitude_phase(hi) -> tuple[np.ndarray, np.ndarray]:
-    "(A, ψ) of the closed form for one seed or an array of seeds: A = A(r), ψ = θ + Φ(bits 19:0), float64."
+@lru_cache(maxsize=32)
+def angle_table(rows: int, cols: int) -> np.ndarray:
+    "(2, rows·cols) float32 read-only table (cos φ, sin φ) of the pixel angles, shared by every block of that size."
+    phi = pixel_angles(rows, cols)
+    t = np.stack([np.cos(phi).ravel(), np.sin(phi).ravel()]).astype(np.float32); t.flags.writeable = False
+    return t
+
+def seed_amplitude_phase(hi, # one Seed0 word or uint64 words of shape S
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    "(A, ψ) of the closed form, float64 of shape S: A = A(r), ψ = θ + Φ(bits 19:0) — the only decoding of (A, ψ)."
     h = _as_u64('hi', hi)
-    r = ((h >> np.uint64(44)) & np.uint64(0xFFFFF)) / R_MAX
-    th = ((h >> np.uint64(20)) & np.uint64(0xFFFFFF)) / THETA_MAX * 2 * np.pi
-    bits = (h[..., None] >> np.arange(20, dtype=np.uint64)) & np.uint64(1)
-    return cordic_amplitude(r), th + (2.0 * bits - 1.0) @ _ATAN
+    r = seed_field(h, 'r_q') / R_MAX; th = seed_field(h, 'theta_q') / THETA_MAX * 2 * np.pi
+    return cordic_amplitude(r), th + cordic_phase(h)
 
-def cordic_closed_form(hi, rows: int, cols: int) -> np.ndarray:
-    "The CORDIC output from the closed form A(r)·cos(φ + θ + Φ), float64; `hi` one int or an array (-> (n, rows, cols))."
+def seed_coefficients(hi, # uint64 Seed0 words of shape (n,)
+                     ) -> np.ndarray:
+    "(n, 2) float32 coefficients (a, b) = (A cos ψ, −A sin ψ): the block is a·cos φ + b·sin φ."
+    A, psi = seed_amplitude_phase(np.atleast_1d(_as_u64('hi', hi)).reshape(-1))
+    return np.stack([A * np.cos(psi), -A * np.sin(psi)], -1).astype(np.float32)
+
+def cordic_closed_form(hi, # one Seed0 word, or uint64 words of shape (n,)
+                       rows: int, cols: int, # block size
+                      ) -> np.ndarray:
+    "The CORDIC output from the closed form A(r)·cos(φ + θ + Φ), float64: (rows, cols), or (n, rows, cols) for an array."
     A, psi = seed_amplitude_phase(hi)
     return A[..., None, None] * np.cos(pixel_angles(rows, cols) + psi[..., None, None])
 
@@ -287,8 +344,14 @@ def _basis_kind(kind) -> BasisFunction:
     if not 0 <= kind <= 11: raise RangeError(f'basis_id={kind} is not a defined basis (0..11; 12-15 are unused codes)')
     return BasisFunction(int(kind))
 
-def basis_eval(kind, u, psi, d_theta: int = 0, d_r: int = 0, u_floor: float = 1e-3) -> np.ndarray:
-    "d_r-th radial and d_theta-th angular derivative of basis `kind` at radial argument u >= 0 and angle psi (arrays)."
+def basis_eval(kind,                # basis: a BasisFunction, its name, or basis_id 0..11
+               u,                   # radial argument(s) u >= 0, array of shape S
+               psi,                 # angle(s), array broadcast with u
+               d_theta: int = 0,    # angular derivative order 0..3
+               d_r: int = 0,        # radial derivative 0 or 1
+               u_floor: float = 1e-3, # K_1, Y_1 are evaluated at max(u, u_floor)
+              ) -> np.ndarray:
+    "d_r-th radial and d_theta-th angular derivative of basis `kind`, float64 of the broadcast shape."
     k = _basis_kind(kind)
     if d_theta not in (0, 1, 2, 3): raise RangeError(f'd_theta={d_theta} is outside [0, 3]')
     if d_r not in (0, 1): raise RangeError(f'd_r={d_r} is outside [0, 1]')
@@ -301,17 +364,23 @@ def basis_eval(kind, u, psi, d_theta: int = 0, d_r: int = 0, u_floor: float = 1e
     return R * T
 
 # %% ../../nbs/20_packed128.ipynb #c14288e0
-def basis_coords(rows: int, cols: int, r: float, theta: float, rot_code: int = 0, log2_c: int = 0):
-    "(u, psi, u_min) of the bitfield reading on a rows×cols block: u = ωρ, ψ = φ + θ − 2π·rot_code/16."
-    _check_block(rows, cols)
-    x = np.arange(cols) / (cols - 1) * 2 - 1; y = np.arange(rows) / (rows - 1) * 2 - 1
-    X, Y = np.meshgrid(x, y)
+def basis_coords(rows: int, cols: int, # block size
+                 r: float,             # radius in [0, 1]: radial frequency ω = 2π r 2^log2_c
+                 theta: float,         # phase (radians)
+                 rot_code: int = 0,    # rotation by rot_code · 22.5°
+                 log2_c: int = 0,      # curvature exponent
+                ) -> tuple[np.ndarray, np.ndarray, float]:
+    "(u, psi, u_min) of the bitfield reading: u = ωρ and ψ = φ + θ − 2π·rot_code/16, each (rows, cols) float64."
+    X, Y = np.broadcast_arrays(*block_grid(rows, cols))
     omega = 2 * np.pi * r * 2.0 ** log2_c
     u_min = max(1e-3, omega * min(2 / (cols - 1), 2 / (rows - 1)) / 2)
     return omega * np.hypot(X, Y), np.arctan2(Y, X) + theta - 2 * np.pi * rot_code / 16, u_min
 
-def decode_basis(seed, rows: int, cols: int, normalize: bool = True) -> np.ndarray:
-    "Block (rows, cols) float64 of a seed (Packed128 or its `hi` int) under the bitfield (basis-function) reading."
+def decode_basis(seed,                  # a Packed128, or its `hi` int
+                 rows: int, cols: int,  # block size
+                 normalize: bool = True, # scale to max |w| = 1
+                ) -> np.ndarray:
+    "Block (rows, cols) float64 of a seed under the bitfield (basis-function) reading."
     f = unpack_hi(seed.hi if isinstance(seed, Packed128) else seed)
     u, psi, u_min = basis_coords(rows, cols, f['r_q'] / R_MAX, f['theta_q'] / THETA_MAX * 2 * np.pi, f['rot_code'], f['log2_c'])
     w = basis_eval(f['basis_id'], u, psi, f['d_theta'], f['d_r'], u_floor=u_min)
@@ -319,8 +388,12 @@ def decode_basis(seed, rows: int, cols: int, normalize: bool = True) -> np.ndarr
     return w / m if normalize and m > 0 else w
 
 # %% ../../nbs/20_packed128.ipynb #87ff2d80
-def basis_dictionary(rows: int, cols: int, r: float = 0.25, log2_c: int = 0, radial_derivatives: bool = False):
-    "Atoms (K, rows, cols) float64 with unit RMS, and their labels 'Kind/d_theta/d_r', for a basis expansion."
+def basis_dictionary(rows: int, cols: int,          # block size
+                     r: float = 0.25,               # radius of every atom
+                     log2_c: int = 0,               # curvature exponent of every atom
+                     radial_derivatives: bool = False, # add the d_r = 1 atoms
+                    ) -> tuple[np.ndarray, list[str]]:
+    "Atoms (K, rows, cols) float64 with unit RMS, and their K labels 'Kind/d_theta/d_r', for a basis expansion."
     atoms, labels = [], []
     for b in BasisFunction:
         for dt in ((0,) if b == BasisFunction.TanhSign else (0, 1)):
@@ -334,7 +407,8 @@ def basis_dictionary(rows: int, cols: int, r: float = 0.25, log2_c: int = 0, rad
     return np.stack(atoms), labels
 
 # %% ../../nbs/20_packed128.ipynb #4f935706
-def gallery_figure(rows: int = 32, cols: int = 32):
+def gallery_figure(rows: int = 32, cols: int = 32, # block size of every panel
+                  ):
     "Figure: the 12 bases of the bitfield reading and 4 CORDIC-decoded seeds."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(4, 4, figsize=(9, 9.4))
@@ -342,7 +416,7 @@ def gallery_figure(rows: int = 32, cols: int = 32):
         ax.imshow(decode_basis(Packed128.from_params(0.5, 0.0, basis_id=int(b), log2_c=1), rows, cols), cmap='RdBu_r', vmin=-1, vmax=1)
         ax.set_title(f'{int(b)} {b.name}', fontsize=9)
     for ax, (r, th, low) in zip(axs[3], [(1.0, 0.0, 0), (1.0, 1.5, 0xFFFFF), (0.95, 3.0, 0x5A5A5), (0.8, 0.5, 0x12345)]):
-        hi = pack_hi(r_q=round(r * R_MAX), theta_q=round(th / (2 * np.pi) * THETA_MAX)) | low
+        hi = pack_hi(r_q=round(r * R_MAX), theta_q=round(th / (2 * np.pi) * THETA_MAX), rotations=low)
         w = cordic_reference_block(hi, rows, cols); m = np.abs(w).max()
         ax.imshow(w, cmap='RdBu_r', vmin=-m, vmax=m); ax.set_title(f'CORDIC r={r} bits={low:#x}\nmax|w|={m:.2g}', fontsize=8)
     for ax in axs.ravel(): ax.axis('off')

@@ -12,28 +12,38 @@ import numpy as np
 
 from ..core import seed_everything, check_choice, RangeError, progress
 from .codecs import (Codec, DCTCodec, SVDCodec, GroupQuantCodec, SeedCodec, CordicSeedCodec, BasisExpansionCodec,
-                                relative_rmse, check_matrix, to_blocks, from_blocks, poincare_available)
+                                      to_blocks, from_blocks)
+from .poincare import check_matrix, fit_amplitude_phase, relative_rmse, smooth_field
 from .packed128 import pack_hi, cordic_amplitude, pixel_angles, cordic_closed_form, R_MAX, THETA_MAX
 
 # %% auto #0
-__all__ = ['SEED_SETTINGS', 'FAMILIES', 'RATES', 'smooth_field', 'gaussian_matrix', 'oscillator_regimes', 'train_mlp',
-           'mlp_accuracy', 'codec_at_rate', 'cordic_family_fit', 'run_study', 'table_at_rate', 'rd_figure',
+__all__ = ['SMOOTH_K0', 'SEED_SETTINGS', 'FAMILIES', 'RATES', 'gaussian_matrix', 'synthetic_targets', 'oscillator_regimes',
+           'train_mlp', 'mlp_accuracy', 'codec_at_rate', 'cordic_family_fit', 'run_study', 'table_at_rate', 'rd_figure',
            'claim_verdicts', 'seed_patterns', 'codec_explorer']
 
 # %% ../../nbs/24_codec_study.ipynb #d74398c6
-def smooth_field(n: int, rng: np.random.Generator, k0: float = 4.0) -> np.ndarray:
-    "(n, n) smooth random field: white noise low-passed by exp(-|k|²/2k0²) (k in cycles per side), unit std."
-    k = np.fft.fftfreq(n) * n
-    filt = np.exp(-(k[:, None] ** 2 + k[None, :] ** 2) / (2 * k0 ** 2))
-    f = np.fft.ifft2(np.fft.fft2(rng.normal(size=(n, n))) * filt).real
-    return ((f - f.mean()) / f.std()).astype(np.float32)
+SMOOTH_K0 = 4.0   # the smooth target's filter width k0, in cycles per side
 
-def gaussian_matrix(n: int, rng: np.random.Generator) -> np.ndarray:
+def gaussian_matrix(n: int,                # side
+                    rng: np.random.Generator, # random source
+                   ) -> np.ndarray:
     "(n, n) i.i.d. standard normal, float32."
     return rng.normal(size=(n, n)).astype(np.float32)
 
+def synthetic_targets(n: int,                 # side of both matrices
+                      rng: np.random.Generator, # random source (the smooth field is drawn first)
+                     ) -> dict:
+    """{'smooth', 'gaussian'}: (n, n) float32 each. The smooth field is `poincare.smooth_field` with the filter
+    exp(−|k|²/2k0²), k in cycles per side and k0 = `SMOOTH_K0`, i.e. a correlation length of n/(2π k0) pixels."""
+    return {'smooth': smooth_field(n, n, corr=n / (2 * np.pi * SMOOTH_K0), seed=rng).astype(np.float32),
+            'gaussian': gaussian_matrix(n, rng)}
+
 # %% ../../nbs/24_codec_study.ipynb #76d71bf5
-def oscillator_regimes(n: int, rng: np.random.Generator, length: int = 64, noise: float = 0.3):
+def oscillator_regimes(n: int,                  # number of samples
+                       rng: np.random.Generator, # random source
+                       length: int = 64,        # time steps per sample
+                       noise: float = 0.3,      # std of the added white noise
+                      ) -> tuple[np.ndarray, np.ndarray]:
     "(X (n, length) float32, y (n,) int64): damped oscillations labelled by frequency band × damping (6 classes)."
     y = rng.integers(0, 6, n); band, heavy = y // 2, y % 2
     f = 2 + 2 * band + 2 * rng.random(n)
@@ -43,7 +53,11 @@ def oscillator_regimes(n: int, rng: np.random.Generator, length: int = 64, noise
     return (X + noise * rng.normal(size=X.shape)).astype(np.float32), y.astype(np.int64)
 
 # %% ../../nbs/24_codec_study.ipynb #e9f1e456
-def train_mlp(n_train: int = 6000, hidden: int = 256, epochs: int = 25, seed: int = 0) -> dict:
+def train_mlp(n_train: int = 6000, # training samples
+              hidden: int = 256,   # width of both hidden layers
+              epochs: int = 25,    # passes over the data (batch 128, Adam)
+              seed: int = 0,       # seeds data and weights
+             ) -> dict:
     "Train 64→hidden→hidden→6 on `oscillator_regimes`; returns numpy weights 'W1 b1 W2 b2 W3 b3' and test data."
     import torch
     rng = seed_everything(seed)
@@ -60,7 +74,9 @@ def train_mlp(n_train: int = 6000, hidden: int = 256, epochs: int = 25, seed: in
          for k, v in (('W', layer.weight), ('b', layer.bias))}
     return {**p, 'X_test': Xt, 'y_test': yt}
 
-def mlp_accuracy(model: dict, **replace) -> float:
+def mlp_accuracy(model: dict, # from `train_mlp`
+                 **replace,   # weights to swap in, e.g. W2=(hidden, hidden) array
+                ) -> float:
     "Test accuracy of the MLP, with weights replaced by keyword (e.g. `W2=W_hat`)."
     p = {**model, **replace}; h = model['X_test']
     for i in (1, 2):
@@ -71,7 +87,11 @@ def mlp_accuracy(model: dict, **replace) -> float:
 SEED_SETTINGS = {0.125: (256, 1, 4), 0.25: (128, 1, 4), 0.5: (64, 1, 4), 1.0: (32, 1, 4), 2.0: (32, 4, 8), 4.0: (16, 4, 8)}
 FAMILIES = ['dct', 'basis', 'svd', 'seed', 'quant', 'cordic']
 
-def codec_at_rate(family: str, bpw: float, shape: tuple, n_search: int = 65535) -> Codec | None:
+def codec_at_rate(family: str,          # one of `FAMILIES`
+                  bpw: float,           # bits per weight wanted
+                  shape: tuple,         # (m, n) of the matrix to code
+                  n_search: int = 65535, # seeds searched by the seed codec
+                 ) -> Codec | None:
     "The codec of `family` storing `bpw` bits per weight on `shape`, or None where the family has no such setting."
     check_choice(family, FAMILIES, 'codec family'); m, n = shape
     if family == 'dct':
@@ -90,17 +110,17 @@ def codec_at_rate(family: str, bpw: float, shape: tuple, n_search: int = 65535) 
         b = bpw - 0.25
         return GroupQuantCodec(int(b), 64) if b in (2, 4, 8) else None
     b = math.sqrt(128 / bpw)
-    return CordicSeedCodec(int(b)) if b == int(b) and poincare_available() else None
+    return CordicSeedCodec(int(b)) if b == int(b) else None
 
 # %% ../../nbs/24_codec_study.ipynb #b4ecf52c
-def cordic_family_fit(w, block: int = 32) -> np.ndarray:
+def cordic_family_fit(w,               # (m, n) matrix
+                      block: int = 32, # block side
+                     ) -> np.ndarray:
     "Best unquantized fit per block by a·cos φ + b·sin φ with |(a, b)| ≤ A(1): the CORDIC family's error floor."
-    w = check_matrix(w); B = to_blocks(w, block); phi = pixel_angles(block, block)
-    c, s = np.cos(phi), np.sin(phi)
-    a = (B * c).sum((-2, -1)) / (c * c).sum(); b = (B * s).sum((-2, -1)) / (s * s).sum()
-    amp = np.hypot(a, b); cap = float(cordic_amplitude(1.0)); f = np.minimum(1.0, cap / np.maximum(amp, 1e-300))
-    fit = (a * f)[..., None, None] * c + (b * f)[..., None, None] * s
-    return from_blocks(fit, w.shape).astype(np.float32)
+    w = check_matrix(w); B = to_blocks(w, block)
+    A, psi = fit_amplitude_phase(B.reshape(-1, block, block))
+    fit = A[:, None, None] * np.cos(pixel_angles(block, block) + psi[:, None, None])
+    return from_blocks(fit.reshape(B.shape), w.shape).astype(np.float32)
 
 # %% ../../nbs/24_codec_study.ipynb #3a49c3f3
 RATES = [0.125, 0.25, 0.5, 1.0, 2.0, 2.25, 4.0, 4.25, 8.25]
@@ -109,11 +129,14 @@ def _code(codec, W):
     t0 = time.perf_counter(); enc = codec.encode(W); t1 = time.perf_counter(); W_hat = codec.decode(enc)
     return W_hat, enc, t1 - t0, time.perf_counter() - t1
 
-def run_study(quick: bool = True, seed: int = 0, families: list | None = None) -> dict:
+def run_study(quick: bool = True,          # 256² targets, fewer seeds searched, 15 epochs (else 512², 65535, 25)
+              seed: int = 0,               # seeds targets and the MLP
+              families: list | None = None, # subset of `FAMILIES`
+             ) -> dict:
     "Rate–distortion rows for every (target, family, rate), plus MLP accuracies and the baseline accuracy."
     rng = seed_everything(seed); n = 256 if quick else 512
     model = train_mlp(hidden=256, epochs=15 if quick else 25, seed=seed)
-    targets = {'smooth': smooth_field(n, rng), 'gaussian': gaussian_matrix(n, rng), 'mlp W2': model['W2']}
+    targets = {**synthetic_targets(n, rng), 'mlp W2': model['W2']}
     base = mlp_accuracy(model); rows = []
     jobs = [(t, f, r) for t in targets for f in (families or FAMILIES) for r in RATES]
     for tname, fam, rate in progress(jobs, desc='codec study'):
@@ -122,19 +145,22 @@ def run_study(quick: bool = True, seed: int = 0, families: list | None = None) -
         if codec is None: continue
         W_hat, enc, te, td = _code(codec, W)
         row = {'target': tname, 'codec': fam, 'setting': repr(codec), 'bpw': codec.bits_per_weight(enc),
-               'bytes': enc.nbytes, 'rel_rmse': relative_rmse(W, W_hat), 'encode_ms': 1e3 * te, 'decode_ms': 1e3 * td}
+               'bytes': enc.nbytes, 'rel_rmse': relative_rmse(W_hat, W), 'encode_ms': 1e3 * te, 'decode_ms': 1e3 * td}
         if tname == 'mlp W2': row['accuracy'] = mlp_accuracy(model, W2=W_hat)
         rows.append(row)
     for tname, W in targets.items():   # the CORDIC family's floor at 16 bytes per 32×32 block
         W_hat = cordic_family_fit(W, 32)
         row = {'target': tname, 'codec': 'cordic floor', 'setting': 'best unquantized a·cos φ + b·sin φ per 32×32',
-               'bpw': 0.125, 'rel_rmse': relative_rmse(W, W_hat)}
+               'bpw': 0.125, 'rel_rmse': relative_rmse(W_hat, W)}
         if tname == 'mlp W2': row['accuracy'] = mlp_accuracy(model, W2=W_hat)
         rows.append(row)
     return {'rows': rows, 'n': n, 'quick': quick, 'baseline_accuracy': base, 'chance': 1 / 6}
 
 # %% ../../nbs/24_codec_study.ipynb #ac27f994
-def table_at_rate(study: dict, bpw: float = 0.125, tol: float = 0.01) -> list[dict]:
+def table_at_rate(study: dict,        # from `run_study`
+                  bpw: float = 0.125,  # the rate to tabulate
+                  tol: float = 0.01,   # rows within this many bits per weight count
+                 ) -> list[dict]:
     "One row per codec at ≈bpw: relative RMSE on each target, and the MLP accuracy with W2 replaced."
     out = {}
     for r in study['rows']:
@@ -146,7 +172,8 @@ def table_at_rate(study: dict, bpw: float = 0.125, tol: float = 0.01) -> list[di
     rows.append({'codec': 'Gaussian bound D(R)', 'bits/weight': bpw, 'rel RMSE gaussian': round(2 ** -bpw, 4)})
     return rows
 
-def rd_figure(study: dict):
+def rd_figure(study: dict, # from `run_study`
+             ):
     "Relative RMSE vs bits per weight (log–log), one panel per target, with the Gaussian bound 2^(−R)."
     import matplotlib.pyplot as plt
     targets = list(dict.fromkeys(r['target'] for r in study['rows']))
@@ -163,7 +190,9 @@ def rd_figure(study: dict):
     return fig
 
 # %% ../../nbs/24_codec_study.ipynb #b3262f8e
-def claim_verdicts(study: dict, timings: dict) -> list[dict]:
+def claim_verdicts(study: dict,   # from `run_study`
+                   timings: dict, # seconds: decode_fast, decode_fast_single, decode_loop, and optionally compress, train
+                  ) -> list[dict]:
     "One row per claim of seed 002: the claim, what we measured, and the verdict."
     at = lambda fam, t: next((r for r in study['rows'] if r['codec'] == fam and r['target'] == t and abs(r['bpw'] - 0.125) < 1e-9), None)
     fam = 'cordic' if at('cordic', 'smooth') else 'cordic floor'
@@ -183,7 +212,7 @@ def claim_verdicts(study: dict, timings: dict) -> list[dict]:
                  'verdict': 'holds only batched, via the closed form' if us <= 2 else 'not reached on this CPU'})
     for key, claim, target in (('compress', 'compress 32×32 in ~100 ms', 0.1), ('train', 'train in ~500 ms (1000 Adam epochs)', 0.5)):
         if key not in timings:
-            rows.append({'claim': claim, 'measured': 'not measured (mathphys_nb.codec.poincare missing)', 'verdict': 'open'}); continue
+            rows.append({'claim': claim, 'measured': 'not measured', 'verdict': 'open'}); continue
         t = timings[key]
         rows.append({'claim': claim, 'measured': f'{t * 1e3:.1f} ms (poincare, one 32×32 block)',
                      'verdict': ('holds' if t <= target else 'about as claimed (within 2×; depends on load)' if t <= 2 * target
@@ -191,7 +220,12 @@ def claim_verdicts(study: dict, timings: dict) -> list[dict]:
     return rows
 
 # %% ../../nbs/24_codec_study.ipynb #8a66fcb1
-def seed_patterns(r: float, theta: float, basis_id: int, rot_code: int, block: int = 32):
+def seed_patterns(r: float,        # radius in [0, 1]
+                  theta: float,    # angle (radians)
+                  basis_id: int,   # 0..11
+                  rot_code: int,   # 0..15
+                  block: int = 32, # block side
+                 ) -> tuple[int, np.ndarray, np.ndarray]:
     "(hi, bitfield-reading block, CORDIC-reading block) for one Seed0 built from the four fields."
     from mathphys_nb.codec.packed128 import decode_basis
     hi = pack_hi(r_q=round(r * R_MAX), theta_q=round(theta / (2 * np.pi) * THETA_MAX) % (THETA_MAX + 1),
@@ -207,11 +241,13 @@ def _show_png(out, fig):
     out.outputs = ({'output_type': 'display_data', 'data': {'image/png': png, 'text/plain': '<Figure>'}, 'metadata': {}},)
 
 # %% ../../nbs/24_codec_study.ipynb #7e5bf3cd
-def codec_explorer(n: int = 64, seed: int = 0):
+def codec_explorer(n: int = 64,  # side of the target matrices
+                   seed: int = 0, # seeds the targets
+                  ):
     "Widget: seed fields → generated patterns; target × codec × compression ratio → reconstruction and error."
     import ipywidgets as W
     import matplotlib.pyplot as plt
-    rng = np.random.default_rng(seed); targets = {'smooth': smooth_field(n, rng), 'gaussian': gaussian_matrix(n, rng)}
+    targets = synthetic_targets(n, np.random.default_rng(seed))
     r_s = W.FloatSlider(value=0.95, min=0.0, max=1.0, step=0.01, description='r')
     th_s = W.FloatSlider(value=1.0, min=0.0, max=2 * np.pi, step=0.01, description='θ')
     b_s = W.IntSlider(value=4, min=0, max=11, description='basis id')
@@ -230,9 +266,9 @@ def codec_explorer(n: int = 64, seed: int = 0):
 
     def update_recon(*_):
         W0 = targets[tgt.value]; codec = codec_at_rate(fam.value, 32 / ratio.value, W0.shape, n_search=4096)
-        if codec is None or (fam.value == 'cordic' and not poincare_available()):
+        if codec is None:
             label.value = f'<b>{fam.value}</b> has no setting at {32 / ratio.value:g} bit/weight'; rec_out.outputs = (); return
-        W_hat, enc = codec.roundtrip(W0); e = relative_rmse(W0, W_hat)
+        W_hat, enc = codec.roundtrip(W0); e = relative_rmse(W_hat, W0)
         label.value = f'<b>{codec!r}</b>: {enc.nbytes} bytes, {codec.bits_per_weight(enc):g} bit/weight, relative RMSE {e:.3f}'
         fig, axs = plt.subplots(1, 3, figsize=(9, 3)); m = np.abs(W0).max()
         for ax, img, t in zip(axs, (W0, W_hat, W0 - W_hat), ('target', 'reconstruction', 'error')):

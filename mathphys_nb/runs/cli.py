@@ -106,3 +106,5 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if len(argv) == 1 or argv[1] in ('-h', '--help') else 2
     print(f"mathphys: unknown command {argv[0]!r}; expected one of: {', '.join([*BUILTINS, *sorted(groups)])}", file=sys.stderr)
     return 2
+
+if __name__ == '__main__' and '__file__' in globals(): raise SystemExit(main())
