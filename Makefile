@@ -47,6 +47,7 @@ readme: install
 	$(BIN)/mathphys docs readme
 
 bench: install
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/mathphys bench
 
 data: install

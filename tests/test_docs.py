@@ -52,10 +52,18 @@ def site(tmp_path_factory):
     return json.loads((d / 'summary.json').read_text()), d / '_docs'
 
 
+def _page(stem: str) -> str:
+    return re.sub(r'^\d+[a-z]?_', '', stem) + '.html'
+
+
 def test_site_pages_navigation_api_and_links(site):
     summary, out = site
     assert summary['failed'] == {}, summary
-    assert summary['broken_links'] == [], summary['broken_links']
+    # the test builds a subset: a link into a library page that exists in the full site but was not built here is
+    # expected to dangle (nbdev links every symbol to its page); every other broken link is a real one
+    not_built = {_page(p.stem) for p in (ROOT / 'nbs').glob('*.ipynb')} - {_page(Path(r).stem) for r in SUBSET}
+    broken = [(page, ref) for page, ref in summary['broken_links'] if ref.split('#')[0].split('/')[-1] not in not_built]
+    assert broken == [], broken
     for page in ('index.html', 'heat.html', 'lessons/standing_waves.html', 'results.html'):
         assert (out / page).exists(), page
     front = (out / 'index.html').read_text()

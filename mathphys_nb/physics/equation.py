@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import MathPhysError, UnknownNameError, RangeError, ShapeError, check_range
-from .grid import Grid2D, pad, diffusion_dt_limit
+from .grid import Grid2D, diffusion_dt_limit, upwind
 from .simulation import SimResult
 
 # %% auto #0
-__all__ = ['DERIVS', 'DEFAULT_PARAMS', 'EquationError', 'parse_equation', 'classify_equation', 'upwind', 'EquationSimulation',
+__all__ = ['DERIVS', 'DEFAULT_PARAMS', 'EquationError', 'parse_equation', 'classify_equation', 'EquationSimulation',
            'equation_to_simulation', 'example_checks', 'plot_examples']
 
 # %% ../../nbs/19a_equation.ipynb #0ec3a00d
@@ -89,15 +89,6 @@ def classify_equation(expr, syms) -> tuple[str, dict]:
     return kind, dict(Dx=Dx, Dy=Dy, ax=ax, ay=ay, reaction=reaction)
 
 # %% ../../nbs/19a_equation.ipynb #cbb65db1
-def upwind(u, a: float, h: float, axis: int, bc='periodic'):
-    "First-order upwind approximation of a·∂u along `axis` (-1: x, -2: y)."
-    p = pad(u, 1, bc)
-    p = p[..., 1:-1, :] if axis == -1 else p[..., :, 1:-1]
-    c = p[..., 1:-1] if axis == -1 else p[..., 1:-1, :]
-    lo = p[..., :-2] if axis == -1 else p[..., :-2, :]
-    hi = p[..., 2:] if axis == -1 else p[..., 2:, :]
-    return a * ((c - lo) if a > 0 else (hi - c)) / h
-
 @dataclass
 class EquationSimulation:
     "A PDE read from text, classified, with a stable time step; `run()` gives a SimResult."
@@ -109,6 +100,7 @@ class EquationSimulation:
     one_d: bool = False
     reaction_fn: object = field(default=None, repr=False)
     max_fprime: float = 0.0
+    reaction_poly: tuple | None = None               # f(u) as polynomial coefficients, highest power first (fused kernel)
 
     @property
     def grid(self) -> Grid2D: return Grid2D(self.n, 4 if self.one_d else self.n, self.L, self.L * (4 / self.n if self.one_d else 1))
@@ -142,9 +134,10 @@ class EquationSimulation:
         if self.kind == 'wave':
             t, u, _ = solve_wave(u0, 0 * u0, g, math.sqrt(c['c2x']), t_end, n_frames, 'periodic', dt=self.dt)
         else:
-            f = self.reaction_fn
-            src = lambda v, t: (-(upwind(v, c['ax'], g.dx, -1) + upwind(v, c['ay'], g.dy, -2)) + (f(v) if f else 0))
-            t, u = solve_diffusion(u0, g, c['Dx'], t_end, n_frames, 'periodic', dt=self.dt, source=src)
+            poly, f = self.reaction_poly, self.reaction_fn    # a polynomial f(u) runs inside the compiled kernel
+            src = (lambda v, t: f(v)) if (f is not None and poly is None) else None
+            t, u = solve_diffusion(u0, g, c['Dx'], t_end, n_frames, 'periodic', dt=self.dt, source=src,
+                                   velocity=(c['ax'], c['ay']), reaction=poly)
         return SimResult(f'equation: {self.text}', t, {'u': u.astype(np.float32)}, dict(self.coefficients, kind=self.kind), g)
 
 # %% ../../nbs/19a_equation.ipynb #d32f99ec
@@ -159,7 +152,7 @@ def equation_to_simulation(text: str, params: dict | None = None, n: int = 64, L
     expr, syms = parse_equation(text, {**(params or {}), **values})
     kind, coef = classify_equation(expr, syms)
     one_d = (coef.get('Dy', coef.get('c2y')) == 0) and not coef.get('ay')
-    fn, fmax = None, 0.0
+    fn, fmax, poly = None, 0.0, None
     if kind == 'reaction-diffusion':
         r = coef.pop('reaction'); fn = sp.lambdify(syms['u'], r, 'numpy')
         fp = sp.lambdify(syms['u'], sp.diff(r, syms['u']), 'numpy')
@@ -169,8 +162,10 @@ def equation_to_simulation(text: str, params: dict | None = None, n: int = 64, L
         if not (ok and np.isfinite(fmax)):
             raise EquationError(f'the reaction term {r} is singular for some u in [-2, 2]: no stable explicit step exists')
         coef['reaction'] = str(r)
+        try: poly = tuple(float(a) for a in sp.Poly(r, syms['u']).all_coeffs())
+        except (sp.PolynomialError, TypeError): poly = None          # e.g. sin(u): evaluated by NumPy each step
     else: coef.pop('reaction', None)
-    return EquationSimulation(text, kind, coef, n, L, one_d, fn, fmax)
+    return EquationSimulation(text, kind, coef, n, L, one_d, fn, fmax, poly)
 
 # %% ../../nbs/19a_equation.ipynb #ffeae7fe
 def example_checks(n: int = 64) -> list[dict]:

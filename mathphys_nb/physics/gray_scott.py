@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..core import check_finite, check_range, seed_everything, xp_of, RangeError
-from .grid import Grid2D, laplacian, diffusion_dt_limit, check_dt
+from .grid import Grid2D, laplacian, diffusion_dt_limit, check_dt, _fused_for
 from .simulation import ParamSpec, SimResult, register_simulation
 
 # %% auto #0
@@ -41,8 +41,14 @@ def solve_gray_scott(A0, B0, F: float, k: float, dx: float, t_end: float, n_fram
     xp = xp_of(A0)
     A, B = xp.array(A0, dtype=xp.float64), xp.array(B0, dtype=xp.float64)
     ts = np.linspace(0, t_end, n_frames); fa, fb = [A.copy()], [B.copy()]; budget = 0.0
+    fk = _fused_for(A, 'periodic')                  # NumPy: the sub-steps as one compiled call (physics.fused)
+    A2, B2 = (np.empty_like(A), np.empty_like(B)) if fk else (None, None)
     for a, b in zip(ts[:-1], ts[1:]):
         n_sub = max(1, math.ceil((b - a) / dt - 1e-9)); h = (b - a) / n_sub
+        if fk is not None:
+            nA, nB, spent = fk.gray_scott_steps(A, B, A2, B2, n_sub, h, F, k, DELTA_A / dx**2, DELTA_B / dx**2)
+            if nA is not A: A, A2, B, B2 = nA, A, nB, B
+            budget += spent; n_sub = 0
         for _ in range(n_sub):
             dA, dB = gray_scott_rhs(A, B, F, k, dx)
             budget += h * linear_source(A, B, F, k)

@@ -5,6 +5,7 @@
 # %% ../../nbs/10_grid.ipynb #476aef33
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,9 +14,9 @@ import numpy as np
 from ..core import check_choice, check_range, xp_of, RangeError, StabilityError, check_finite
 
 # %% auto #0
-__all__ = ['BCS', 'STEPPERS', 'Grid2D', 'pad', 'ddx', 'ddy', 'laplacian', 'divergence', 'curl2d', 'step_euler', 'step_ssprk2',
-           'step_ssprk3', 'step_rk4', 'get_stepper', 'diffusion_dt_limit', 'advection_dt_limit', 'check_dt',
-           'stencil_errors']
+__all__ = ['BCS', 'STEPPERS', 'Grid2D', 'pad', 'fused_kernels', 'use_fused', 'ddx', 'ddy', 'laplacian', 'upwind', 'divergence',
+           'curl2d', 'step_euler', 'step_ssprk2', 'step_ssprk3', 'step_rk4', 'get_stepper', 'diffusion_dt_limit',
+           'advection_dt_limit', 'check_dt', 'stencil_errors']
 
 # %% ../../nbs/10_grid.ipynb #cf765eb5
 @dataclass(frozen=True)
@@ -70,6 +71,28 @@ def pad(u, n: int = 1, bc='periodic', value: float = 0.0):
     bx, by = _bc_pair(bc)
     return _pad_axis(_pad_axis(u, n, -1, bx, value), n, -2, by, value)
 
+# %% ../../nbs/10_grid.ipynb #083e0379
+_FUSED = {'on': os.environ.get('MATHPHYS_FUSED', '1') != '0'}
+
+def fused_kernels():
+    "The compiled kernels module `physics.fused`, or None (numba missing or switched off): callers then use NumPy."
+    if not _FUSED['on']: return None
+    try: from mathphys_nb.physics import fused
+    except ImportError: return None
+    return fused
+
+class use_fused:
+    "Switch the compiled kernels on/off now; as a context manager the previous setting comes back at exit."
+    def __init__(self, on: bool = True): self.previous = _FUSED['on']; _FUSED['on'] = bool(on)
+    def __enter__(self): return self
+    def __exit__(self, *exc): _FUSED['on'] = self.previous
+
+def _fused_for(u, bc):
+    "The kernels when `u` is a 2D float64 NumPy array (≥ 3×3) and both walls are periodic or Dirichlet, else None."
+    if type(u) is not np.ndarray or u.ndim != 2 or u.dtype != np.float64 or min(u.shape) < 3: return None
+    if any(b not in ('periodic', 'dirichlet') for b in _bc_pair(bc)): return None
+    return fused_kernels()
+
 # %% ../../nbs/10_grid.ipynb #f441590e
 def ddx(u, dx: float, bc='periodic', value: float = 0.0):
     "∂u/∂x, central, shape preserved."
@@ -82,12 +105,26 @@ def ddy(u, dy: float, bc='periodic', value: float = 0.0):
     return (p[..., 2:, :] - p[..., :-2, :]) / (2 * dy)
 
 def laplacian(u, dx: float, dy: float | None = None, bc='periodic', value: float = 0.0):
-    "Five-point Laplacian ∇²u."
+    "Five-point Laplacian ∇²u (compiled kernel for a 2D float64 NumPy field with periodic/Dirichlet walls)."
     dy = dx if dy is None else dy
+    fk = _fused_for(u, bc)
+    if fk is not None:
+        bx, by = _bc_pair(bc)
+        return fk.laplacian_into(np.ascontiguousarray(u), np.empty(u.shape), 1 / dx**2, 1 / dy**2,
+                                 bx == 'periodic', by == 'periodic', float(value))
     p = pad(u, 1, bc, value)
     c = p[..., 1:-1, 1:-1]
     return ((p[..., 1:-1, 2:] - 2 * c + p[..., 1:-1, :-2]) / dx**2
             + (p[..., 2:, 1:-1] - 2 * c + p[..., :-2, 1:-1]) / dy**2)
+
+def upwind(u, a: float, h: float, axis: int, bc='periodic'):
+    "First-order upwind approximation of a·∂u along `axis` (-1: x, -2: y)."
+    p = pad(u, 1, bc)
+    p = p[..., 1:-1, :] if axis == -1 else p[..., :, 1:-1]
+    c = p[..., 1:-1] if axis == -1 else p[..., 1:-1, :]
+    lo = p[..., :-2] if axis == -1 else p[..., :-2, :]
+    hi = p[..., 2:] if axis == -1 else p[..., 2:, :]
+    return a * ((c - lo) if a > 0 else (hi - c)) / h
 
 def divergence(vx, vy, dx: float, dy: float, bc='periodic'):
     "∇·v = ∂x vx + ∂y vy."

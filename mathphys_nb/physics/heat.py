@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..core import check_finite, check_range, seed_everything, xp_of, RangeError
-from .grid import Grid2D, laplacian, diffusion_dt_limit, check_dt, get_stepper
+from .grid import Grid2D, laplacian, upwind, diffusion_dt_limit, check_dt, get_stepper, fused_kernels, _bc_pair
 from .simulation import ParamSpec, SimResult, register_simulation
 
 # %% auto #0
@@ -19,25 +19,50 @@ __all__ = ['solve_diffusion', 'mode_decay_error', 'mode_decay_table', 'gaussian_
 
 # %% ../../nbs/12_heat.ipynb #4c7aa794
 def solve_diffusion(u0, grid: Grid2D, alpha: float, t_end: float, n_frames: int = 11, bc='periodic',
-                    value: float = 0.0, dt: float | None = None, stepper: str = 'euler', source=None):
-    """Integrate u_t = α∇²u (+ source(u, t)) from `u0` (ny, nx); returns (t (n_frames,), u (n_frames, ny, nx)).
-    `bc`: 'periodic' or 'dirichlet' (wall value `value`)."""
+                    value: float = 0.0, dt: float | None = None, stepper: str = 'euler', source=None,
+                    velocity: tuple = (0.0, 0.0), reaction=None):
+    """Integrate u_t = α∇²u − a·∇u + f(u) (+ source(u, t)) from `u0` (ny, nx); returns (t (n_frames,), u (n_frames, ny, nx)).
+    `bc`: 'periodic' or 'dirichlet' (wall value `value`); `velocity` (a_x, a_y): first-order upwind advection;
+    `reaction`: f(u) as polynomial coefficients, highest power first (e.g. (-1, 0, 1, 0) for u − u³)."""
     check_range(alpha, 0, None, 'alpha', lo_open=True); check_range(t_end, 0, None, 't_end', lo_open=True)
     if n_frames < 2: raise RangeError(f'n_frames must be >= 2, got {n_frames}')
     limit = diffusion_dt_limit(alpha, grid.dx, grid.dy)
     dt = 0.9 * limit if dt is None else check_dt(dt, limit, 'diffusion (explicit)')
-    step = get_stepper(stepper)
-    rhs = (lambda u, t: alpha * laplacian(u, grid.dx, grid.dy, bc, value)) if source is None else \
-          (lambda u, t: alpha * laplacian(u, grid.dx, grid.dy, bc, value) + source(u, t))
+    step = get_stepper(stepper); (ax, ay), bx, by = velocity, *_bc_pair(bc)
+    poly = None if reaction is None else np.asarray(reaction, dtype=np.float64)
+    def rhs(u, t):
+        r = alpha * laplacian(u, grid.dx, grid.dy, bc, value)
+        if ax or ay: r = r - (upwind(u, ax, grid.dx, -1, bc) + upwind(u, ay, grid.dy, -2, bc))
+        if poly is not None:                         # Horner with Python floats: NumPy or CuPy alike
+            f = 0 * u + float(poly[0])
+            for a in poly[1:]: f = f * u + float(a)
+            r = r + f
+        return r if source is None else r + source(u, t)
     ts = np.linspace(0.0, t_end, n_frames)
     xp = xp_of(u0)                                   # numpy or CuPy: the stencils follow the array
     u = xp.array(u0, dtype=xp.float64)
+    fk = _fused_heat(u, stepper, source, bx, by, ax or ay or poly is not None)
+    tmp = np.empty_like(u) if fk else None
     frames = [u.copy()]
     for a, b in zip(ts[:-1], ts[1:]):
         n_sub = max(1, math.ceil((b - a) / dt - 1e-9)); h = (b - a) / n_sub
-        for k in range(n_sub): u = step(rhs, u, a + k * h, h)
+        if fk is None:
+            for k in range(n_sub): u = step(rhs, u, a + k * h, h)
+        else:                                        # the same steps, fused and compiled (physics.fused)
+            cx, cy = alpha / grid.dx**2, alpha / grid.dy**2
+            if ax or ay or poly is not None:
+                out = fk.adr_steps(u, tmp, n_sub, h, cx, cy, ax / grid.dx, ay / grid.dy, np.zeros(0) if poly is None else poly)
+            else: out = fk.heat_steps(u, tmp, n_sub, h, cx, cy, bx == 'periodic', by == 'periodic', float(value))
+            u, tmp = out, (tmp if out is u else u)
         frames.append(check_finite(u, 'u', 'the diffusion run blew up; lower dt').copy())
     return ts, xp.stack(frames)
+
+def _fused_heat(u, stepper, source, bx, by, adr):
+    "The compiled kernels when this run can use them (NumPy 2D field, forward Euler, no callable source; advection/reaction periodic only)."
+    if type(u) is not np.ndarray or u.ndim != 2 or min(u.shape) < 3 or stepper != 'euler' or source is not None: return None
+    if adr and (bx, by) != ('periodic', 'periodic'): return None
+    if bx not in ('periodic', 'dirichlet') or by not in ('periodic', 'dirichlet'): return None
+    return fused_kernels()
 
 # %% ../../nbs/12_heat.ipynb #cca40e29
 def mode_decay_error(n: int, alpha: float = 0.1, t_end: float = 0.1, bc: str = 'periodic', m: int = 1) -> float:

@@ -15,7 +15,7 @@ from ..core import UnknownNameError
 from ..physics.brownian import brownian_validation, plot_brownian, walk
 from ..physics.concepts import CONCEPT_LABELS, MATH_TO_PHYSICS_MAP, concepts, describe, plot_concept_map
 from ..physics.equation import EquationError, equation_to_simulation, example_checks, plot_examples
-from ..physics.euler import euler_dt, euler_rhs, hllc_flux, plot_euler, plot_sod, primitive, quadrant_state, sod_l1_error
+from ..physics.euler import euler_dt, euler_rhs, solve_euler, hllc_flux, plot_euler, plot_sod, primitive, quadrant_state, sod_l1_error
 from ..physics.gray_scott import DELTA_A, DELTA_B, gray_scott_validation, plot_regimes, seed_squares, solve_gray_scott
 from ..physics.grid import Grid2D, curl2d, diffusion_dt_limit, divergence, get_stepper, laplacian, stencil_errors
 from ..physics.heat import mode_decay_table, plot_diffusion, plot_mode_convergence, solve_diffusion
@@ -24,11 +24,11 @@ from ..physics.vector_field import _box, build_elements, plot_flow, vector_valid
 from ..physics.wave import plot_wave, solve_wave, wave_dt_limit, wave_validation
 
 # %% auto #0
-__all__ = ['demo_grid', 'laplacian_loop', 'bench_laplacian', 'heat_step_loop', 'heat_run_loop', 'demo_heat', 'bench_heat',
-           'wave_run_loop', 'demo_wave', 'bench_wave', 'gray_scott_run_loop', 'demo_gray_scott', 'bench_gray_scott',
-           'demo_vector_field', 'field_loop', 'bench_vector_field', 'demo_linear', 'demo_brownian', 'walk_loop',
-           'bench_brownian', 'euler_rhs_loop', 'demo_euler', 'bench_euler', 'demo_concepts', 'demo_equation',
-           'bench_equation']
+__all__ = ['demo_grid', 'lap_at', 'laplacian_loop', 'bench_laplacian', 'heat_step_loop', 'heat_run_loop', 'demo_heat',
+           'bench_heat', 'wave_run_loop', 'demo_wave', 'bench_wave', 'gray_scott_run_loop', 'demo_gray_scott',
+           'bench_gray_scott', 'demo_vector_field', 'field_loop', 'bench_vector_field', 'demo_linear', 'demo_brownian',
+           'walk_loop', 'bench_brownian', 'euler_rhs_loop', 'demo_euler', 'bench_euler', 'demo_concepts',
+           'demo_equation', 'bench_equation', 'bench_stencil_peers', 'bench_euler_peers']
 
 # %% ../../nbs/92_runs_physics.ipynb #2fb8a3b3
 @demo_step('grid_convergence')
@@ -46,15 +46,17 @@ def demo_grid(report, quick: bool = True):
     report.table(rows, 'errors and observed order of accuracy')
 
 # %% ../../nbs/92_runs_physics.ipynb #3147a73b
+def lap_at(u, j: int, i: int, dx: float, dy: float) -> float:
+    "The periodic five-point Laplacian at cell (j, i) of `u` (rows of numbers): the one plain-Python stencil of every reference loop."
+    ny, nx = len(u), len(u[0])
+    return ((u[j][(i + 1) % nx] - 2 * u[j][i] + u[j][i - 1]) / dx**2
+            + (u[(j + 1) % ny][i] - 2 * u[j][i] + u[j - 1][i]) / dy**2)
+
+
 def laplacian_loop(u, dx: float, dy: float):
     "Reference: the periodic five-point Laplacian as a plain Python double loop (slow; for benchmarks and tests)."
-    ny, nx = u.shape
-    out = np.empty_like(u)
-    for j in range(ny):
-        for i in range(nx):
-            out[j, i] = ((u[j, (i + 1) % nx] - 2 * u[j, i] + u[j, i - 1]) / dx**2
-                         + (u[(j + 1) % ny, i] - 2 * u[j, i] + u[j - 1, i]) / dy**2)
-    return out
+    rows = np.asarray(u, dtype=float).tolist(); ny, nx = len(rows), len(rows[0])
+    return np.array([[lap_at(rows, j, i, dx, dy) for i in range(nx)] for j in range(ny)])
 
 
 @benchmark('grid_laplacian')
@@ -74,13 +76,8 @@ def bench_laplacian(quick: bool = False) -> list[dict]:
 # %% ../../nbs/92_runs_physics.ipynb #f45310f8
 def heat_step_loop(u, alpha: float, dx: float, dy: float, dt: float):
     "Reference: one periodic forward-Euler heat step as a Python double loop (slow; for tests and benchmarks)."
-    ny, nx = len(u), len(u[0]); out = [[0.0] * nx for _ in range(ny)]
-    for j in range(ny):
-        for i in range(nx):
-            lap = ((u[j][(i + 1) % nx] - 2 * u[j][i] + u[j][i - 1]) / dx**2
-                   + (u[(j + 1) % ny][i] - 2 * u[j][i] + u[j - 1][i]) / dy**2)
-            out[j][i] = u[j][i] + dt * alpha * lap
-    return out
+    ny, nx = len(u), len(u[0])
+    return [[u[j][i] + dt * alpha * lap_at(u, j, i, dx, dy) for i in range(nx)] for j in range(ny)]
 
 
 def heat_run_loop(u0, grid: Grid2D, alpha: float, dt: float, steps: int):
@@ -125,10 +122,8 @@ def bench_heat(quick: bool = False) -> list[dict]:
 # %% ../../nbs/92_runs_physics.ipynb #6de64848
 def wave_run_loop(u0, v0, grid: Grid2D, c: float, dt: float, steps: int):
     "Reference: `steps` periodic leapfrog steps (same start-up as `solve_wave`) as Python loops; numpy array out."
-    ny, nx = len(u0), len(u0[0]); dx, dy = grid.dx, grid.dy; r = (c * dt)**2
-    def lap(u, j, i):
-        return ((u[j][(i + 1) % nx] - 2 * u[j][i] + u[j][i - 1]) / dx**2
-                + (u[(j + 1) % ny][i] - 2 * u[j][i] + u[j - 1][i]) / dy**2)
+    ny, nx = len(u0), len(u0[0]); r = (c * dt)**2
+    lap = lambda u, j, i: lap_at(u, j, i, grid.dx, grid.dy)
     prev = np.asarray(u0, dtype=float).tolist(); v = np.asarray(v0, dtype=float).tolist()
     cur = [[prev[j][i] + dt * v[j][i] + 0.5 * r * lap(prev, j, i) for i in range(nx)] for j in range(ny)]
     for _ in range(steps - 1):
@@ -172,7 +167,7 @@ def bench_wave(quick: bool = False) -> list[dict]:
 def gray_scott_run_loop(A0, B0, F: float, k: float, dx: float, dt: float, steps: int):
     "Reference: `steps` periodic forward-Euler Gray–Scott steps as Python double loops; returns numpy (A, B)."
     A, B = np.asarray(A0, dtype=float).tolist(), np.asarray(B0, dtype=float).tolist(); ny, nx = len(A), len(A[0])
-    lap = lambda u, j, i: (u[j][(i + 1) % nx] + u[j][i - 1] + u[(j + 1) % ny][i] + u[j - 1][i] - 4 * u[j][i]) / dx**2
+    lap = lambda u, j, i: lap_at(u, j, i, dx, dx)
     for _ in range(steps):
         nA, nB = [[0.0] * nx for _ in range(ny)], [[0.0] * nx for _ in range(ny)]
         for j in range(ny):
@@ -364,8 +359,7 @@ def _advdiff_loop(u0, a: float, D: float, h: float, dt: float, steps: int):
     "Reference: periodic u_t + a u_x = D∇²u (a > 0, upwind, forward Euler) on a square grid as Python loops."
     u = np.asarray(u0, dtype=float).tolist(); ny, nx = len(u), len(u[0])
     for _ in range(steps):
-        u = [[u[j][i] + dt * (D * (u[j][(i + 1) % nx] + u[j][i - 1] + u[(j + 1) % ny][i] + u[j - 1][i] - 4 * u[j][i]) / h**2
-                               - a * (u[j][i] - u[j][i - 1]) / h) for i in range(nx)] for j in range(ny)]
+        u = [[u[j][i] + dt * (D * lap_at(u, j, i, h, h) - a * (u[j][i] - u[j][i - 1]) / h) for i in range(nx)] for j in range(ny)]
     return np.array(u)
 
 
@@ -384,4 +378,178 @@ def bench_equation(quick: bool = False) -> list[dict]:
     rows.append({'benchmark': 'equation_to_simulation', 'case': f'advection–diffusion vs loop, {n}x{n}, {steps} steps',
                  'value': n * n * steps / t_vec, 'unit': 'cell-updates/s', 'baseline': n * n * steps / t_loop,
                  'ratio': t_loop / t_vec, 'note': 'baseline = pure-Python double loop, same run'})
+    return rows
+
+# %% ../../nbs/92_runs_physics.ipynb #47bcdae3
+def _peer(name: str):
+    "The peer library `name` if installed (the `bench` extra: `pip install -e .[bench]`, done by `make bench`), else None."
+    import importlib
+    try: return importlib.import_module(name)
+    except ImportError: return None
+
+
+def _interleaved(fns: dict, repeat: int) -> dict:
+    "Median seconds per callable, the callables taking turns `repeat` times (a load change on the machine hits all alike)."
+    times = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, f in fns.items(): times[k].append(best_time(f, repeat=1, warmup=0))
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def _vs_peer(case: str, work: float, ours: float, peer: float, peer_name: str, unit: str = 'cell-updates/s', note: str = '') -> dict:
+    "A bench row: value = our rate, baseline = the peer's rate, ratio = our time ÷ the peer's time (< 1: ours faster)."
+    return {'case': case, 'value': work / ours, 'unit': unit, 'baseline': work / peer, 'ratio': ours / peer,
+            'note': f'baseline = {peer_name}; ratio = our time / peer time' + (f'; {note}' if note else '')}
+
+
+def _skipped(case: str, peer: str) -> dict:
+    return {'case': case, 'value': float('nan'), 'unit': '', 'note': f'skipped: {peer} not installed (make bench installs the bench extra)'}
+
+
+def _pde_stepper(pde, eq, state, dt: float):
+    "py-pde's compiled explicit-Euler stepper for `eq`, built once and warmed (what a steady-state comparison reuses); (stepper, seconds to build)."
+    t0 = time.perf_counter()
+    stepper = pde.EulerSolver(eq, adaptive=False).make_stepper(state, dt=dt)
+    stepper(state.copy(), 0.0, dt)
+    return stepper, time.perf_counter() - t0
+
+
+def _pde_run(stepper, state, t_end: float):
+    s = state.copy(); stepper(s, 0.0, t_end); return s
+
+
+def _first_call(code: str) -> float:
+    "Seconds for `code` in a fresh Python process (imports and any compilation or cache loading included)."
+    import subprocess, sys
+    r = subprocess.run([sys.executable, '-c', 'import time; t0 = time.perf_counter()\n' + code + '\nprint(time.perf_counter() - t0)'],
+                       capture_output=True, text=True, check=True)
+    return float(r.stdout.strip().splitlines()[-1])
+
+@benchmark('stencil_peers')
+def bench_stencil_peers(quick: bool = False) -> list[dict]:
+    "Heat, Gray–Scott, waves, a parsed Allen–Cahn equation and the Laplacian against py-pde's compiled numba code, scipy and numpy."
+    pde, rows, rep = _peer('pde'), [], (3 if quick else 7)
+    if pde is not None: pde.config['backend.numba.multithreading'] = 'never'   # one thread, as ours (py-pde would thread from 256²)
+    rng = np.random.default_rng(0)
+    for n in ((128,) if quick else (128, 256)):                       # heat, periodic, forward Euler
+        case = f'heat {n}x{n} periodic, forward Euler, steady state'
+        if pde is None: rows.append(_skipped(case, 'py-pde')); continue
+        g, alpha = Grid2D(n, n), 0.1; u0 = rng.normal(size=g.shape); dt = 0.9 * diffusion_dt_limit(alpha, g.dx, g.dy)
+        steps = (100 if quick else 400) * 128**2 // n**2
+        pg = pde.CartesianGrid([[0, 1], [0, 1]], [n, n], periodic=True); st = pde.ScalarField(pg, u0)
+        stepper, build = _pde_stepper(pde, pde.DiffusionPDE(diffusivity=alpha), st, dt)
+        ours = lambda: solve_diffusion(u0, g, alpha, steps * dt, 2, dt=dt)[1][-1]; ours()
+        diff = float(np.abs(ours() - _pde_run(stepper, st, steps * dt).data).max())
+        t = _interleaved({'ours': ours, 'peer': lambda: _pde_run(stepper, st, steps * dt)}, rep)
+        rows.append(_vs_peer(case, n * n * steps, t['ours'], t['peer'], 'py-pde DiffusionPDE, explicit Euler stepper (built once)',
+                             note=f'{steps} steps, max |ours - py-pde| = {diff:.1e}; py-pde built its stepper in {build:.1f} s'))
+    n, steps = 128, (200 if quick else 1000)                           # Gray-Scott
+    case = f'Gray-Scott {n}x{n}, {steps} steps (spots)'
+    if pde is None: rows.append(_skipped(case, 'py-pde'))
+    else:
+        A0, B0 = seed_squares(n, np.random.default_rng(0)); F, k = 0.03, 0.062
+        pg = pde.CartesianGrid([[0, 2], [0, 2]], [n, n], periodic=True)
+        st = pde.FieldCollection([pde.ScalarField(pg, A0, label='a'), pde.ScalarField(pg, B0, label='b')])
+        eq = pde.PDE({'a': f'{DELTA_A}*laplace(a) - a*b**2 + {F}*(1 - a)', 'b': f'{DELTA_B}*laplace(b) + a*b**2 - {F + k}*b'})
+        stepper, build = _pde_stepper(pde, eq, st, 1.0)
+        ours = lambda: solve_gray_scott(A0, B0, F, k, 1 / 64, float(steps), 2); ours()
+        diff = float(np.abs(ours()[1][-1] - _pde_run(stepper, st, float(steps))[0].data).max())
+        t = _interleaved({'ours': ours, 'peer': lambda: _pde_run(stepper, st, float(steps))}, rep)
+        rows.append(_vs_peer(case, n * n * steps, t['ours'], t['peer'], 'py-pde PDE from expressions, explicit Euler stepper (built once)',
+                             note=f'max |A ours - A py-pde| = {diff:.1e}; py-pde built its stepper in {build:.1f} s'))
+    n, steps = 128, (100 if quick else 500)                             # parsed Allen-Cahn
+    case = f'parsed equation u_t = 1e-4 laplace(u) + u - u^3, {n}x{n}, {steps} steps'
+    if pde is None: rows.append(_skipped(case, 'py-pde'))
+    else:
+        s = equation_to_simulation('u_t = D*laplace(u) + u - u**3', D=1e-4, n=n); u0 = s.default_initial(); dt = s.dt
+        pg = pde.CartesianGrid([[0, 1], [0, 1]], [n, n], periodic=True); st = pde.ScalarField(pg, u0)
+        stepper, build = _pde_stepper(pde, pde.PDE({'u': '0.0001*laplace(u) + u - u**3'}), st, dt)
+        ours = lambda: s.run(steps * dt, 2, u0=u0); ours()
+        diff = float(np.abs(ours().fields['u'][-1] - _pde_run(stepper, st, steps * dt).data).max())
+        t = _interleaved({'ours': ours, 'peer': lambda: _pde_run(stepper, st, steps * dt)}, rep)
+        rows.append(_vs_peer(case, n * n * steps, t['ours'], t['peer'], 'py-pde PDE from the same expression, explicit Euler stepper',
+                             note=f'ours includes parsing-free run() with float32 frames; max diff {diff:.1e} (float32 output)'))
+    n, steps = 128, (100 if quick else 500)                             # waves (different schemes: cost per cell-step)
+    case = f'wave {n}x{n} periodic, {steps} steps, cost per cell-step'
+    if pde is None: rows.append(_skipped(case, 'py-pde'))
+    else:
+        g = Grid2D(n, n); X, Y = g.mesh(); u0 = np.sin(2 * np.pi * X) * np.sin(2 * np.pi * Y); dt = 0.5 * wave_dt_limit(1.0, g.dx, g.dy)
+        pg = pde.CartesianGrid([[0, 1], [0, 1]], [n, n], periodic=True)
+        eq = pde.WavePDE(speed=1.0); st = eq.get_initial_condition(pde.ScalarField(pg, u0))
+        stepper, build = _pde_stepper(pde, eq, st, dt)
+        ours = lambda: solve_wave(u0, 0 * u0, g, 1.0, steps * dt, 2, dt=dt); ours()
+        t = _interleaved({'ours': ours, 'peer': lambda: _pde_run(stepper, st, steps * dt)}, rep)
+        rows.append(_vs_peer(case, n * n * steps, t['ours'], t['peer'], 'py-pde WavePDE (u, v system), explicit Euler stepper',
+                             note='different schemes (ours: leapfrog, stable; py-pde: forward Euler on (u, v)), same stencil count per step'))
+    sp = _peer('scipy.ndimage')
+    for n in ((256,) if quick else (256, 1024)):                       # the Laplacian alone
+        u = rng.normal(size=(n, n)); h = 1 / n
+        fns = {'ours': lambda: laplacian(u, h, h),
+               'numpy roll': lambda: (np.roll(u, 1, 0) + np.roll(u, -1, 0) + np.roll(u, 1, 1) + np.roll(u, -1, 1) - 4 * u) / h**2}
+        if sp is not None: fns['scipy.ndimage.laplace'] = lambda: sp.laplace(u, mode='wrap') / h**2
+        if pde is not None:
+            op = pde.CartesianGrid([[0, 1], [0, 1]], [n, n], periodic=True).make_operator('laplace', bc='periodic', backend='numba'); op(u)
+            fns['py-pde numba operator'] = lambda: op(u)
+        for f in fns.values(): f()
+        t = _interleaved(fns, 3 * rep)
+        for name in fns:
+            if name != 'ours': rows.append(_vs_peer(f'periodic Laplacian {n}x{n}', n * n, t['ours'], t[name], name, 'cells/s'))
+    code = ('import numpy as np\nfrom mathphys_nb.physics.grid import Grid2D\nfrom mathphys_nb.physics.heat import solve_diffusion\n'
+            'g = Grid2D(128, 128); solve_diffusion(np.random.default_rng(0).normal(size=g.shape), g, 0.1, 0.001, 2)')
+    ours = min(_first_call(code) for _ in range(2))                  # the first run fills the kernel cache if empty
+    if pde is None or quick: rows.append({'case': 'first heat solve in a fresh process, 128x128', 'value': ours, 'unit': 's',
+                                          'note': 'imports + numba import + cached kernels; py-pde side skipped (quick or not installed)'})
+    else:
+        peer = _first_call('import numpy as np, pde\ng = pde.CartesianGrid([[0, 1], [0, 1]], [128, 128], periodic=True)\n'
+                           'pde.DiffusionPDE(0.1).solve(pde.ScalarField(g, np.random.default_rng(0).normal(size=(128, 128))), 0.001, dt=6e-6, solver="explicit", tracker=None)')
+        rows.append(_vs_peer('first heat solve in a fresh process, 128x128', 1.0, ours, peer, 'py-pde solve() (compiles its stepper)', 'solves/s',
+                             note=f'ours {ours:.2f} s (imports, numba import, kernels from the disk cache), py-pde {peer:.1f} s'))
+    return rows
+
+# %% ../../nbs/92_runs_physics.ipynb #072f993b
+def _pyro(problem: str, inputs: dict):
+    "A pyro-hydro `compressible` (CTU) simulation initialized for `problem`; returns (runner, U0[4, ny, nx] of its initial state)."
+    import contextlib, tempfile
+    from pyro import Pyro
+    p = Pyro('compressible')
+    with tempfile.TemporaryDirectory() as d, contextlib.chdir(d):      # pyro writes inputs.auto into the working folder
+        p.initialize_problem(problem, inputs_dict={**inputs, 'driver.max_steps': 10**7})
+    U0 = np.stack([p.sim.cc_data.get_var(v).v().T.copy() for v in ('density', 'x-momentum', 'y-momentum', 'energy')])
+    return p, U0
+
+
+@benchmark('euler_peers')
+def bench_euler_peers(quick: bool = False) -> list[dict]:
+    "Time to solution against pyro-hydro's CTU solver: Sod at equal resolution (L1 errors shown), the four-quadrant problem (density difference)."
+    import contextlib, io, warnings
+    if _peer('pyro') is None:
+        return [_skipped('Sod and four-quadrant problems', 'pyro-hydro')]
+    warnings.filterwarnings('ignore', module='pyro')
+    rows, rep = [], (2 if quick else 5)
+    from mathphys_nb.physics.euler import SOD, exact_riemann, sod_run
+    for n in ((200,) if quick else (200, 400)):
+        ny = 4; inputs = {'mesh.nx': n, 'mesh.ny': ny, 'mesh.ymax': ny / n, 'driver.tmax': 0.2}
+        def peer():
+            p, _ = _pyro('sod', inputs)
+            with contextlib.redirect_stdout(io.StringIO()): p.run_sim()     # pyro's sod prints a note when it ends
+            return p
+        p = peer(); rho_p = p.get_var('density').v()[:, ny // 2]
+        x, rho, exact = sod_run(n)
+        e_ours, e_peer = float(np.abs(rho - exact).mean()), float(np.abs(rho_p - exact).mean())
+        t = _interleaved({'ours': lambda: sod_run(n), 'peer': peer}, rep)
+        rows.append(_vs_peer(f'Sod n={n}, t=0.2, time to solution', 1.0, t['ours'], t['peer'], "pyro-hydro 'compressible' (CTU, its sod inputs)",
+                             'runs/s', note=f'L1 density error ours {e_ours:.2e}, pyro {e_peer:.2e} ({p.sim.n} pyro steps)'))
+    for n in ((64,) if quick else (128, 256)):
+        inputs = {'mesh.nx': n, 'mesh.ny': n, 'driver.tmax': 0.3}
+        p, U0 = _pyro('quad', inputs); g = Grid2D(n, n); out = {}
+        def peer():
+            q, _ = _pyro('quad', inputs); q.run_sim(); out['pyro'] = q; return q
+        def ours():
+            out['ours'] = solve_euler(U0, g, 1.4, 0.3, 2, 'open'); return out['ours']
+        t = _interleaved({'ours': ours, 'peer': peer}, 1 if n > 128 else (1 if quick else 3))
+        rho_p = out['pyro'].get_var('density').v().T; rho = out['ours'][1][-1, 0]
+        d = float(np.abs(rho - rho_p).mean() / np.abs(rho_p).mean())
+        rows.append(_vs_peer(f'four-quadrant (pyro quad) {n}x{n}, t=0.3, time to solution', 1.0, t['ours'], t['peer'],
+                             "pyro-hydro 'compressible' (CTU, CFL 0.8)", 'runs/s',
+                             note=f'mean |rho ours - rho pyro| / mean rho = {d:.2%}; steps ours {out["ours"][2]}, pyro {out["pyro"].sim.n}'))
     return rows

@@ -16,7 +16,8 @@ from ..physics.simulation import get_simulation, simulation_names
 from .io import write_well_dataset
 
 # %% auto #0
-__all__ = ['ALIASES', 'DEFAULT_SET', 'split_counts', 'plan_dataset', 'run_jobs', 'make_dataset', 'make_default', 'main']
+__all__ = ['ALIASES', 'DEFAULT_SET', 'split_counts', 'plan_dataset', 'run_jobs', 'make_dataset', 'run_jobs_dask', 'make_default',
+           'main']
 
 # %% ../../nbs/02_well_data.ipynb #3385bd68
 ALIASES = {'euler': 'euler_flow', 'heat': 'heat_equation', 'wave': 'wave_decomposition', 'diffusion': 'diffusion_process',
@@ -48,8 +49,10 @@ def _simulate(job):
     t0 = time.perf_counter(); r = spec.fn(**params)
     return r, time.perf_counter() - t0
 
-def run_jobs(jobs: list, workers: int = 1, desc: str = 'simulating') -> list:
-    "Run `[(simulation, params), ...]`; returns `[(SimResult, seconds), ...]` in order."
+def run_jobs(jobs: list, workers: int = 1, desc: str = 'simulating', scheduler: str | None = None, retries: int = 2) -> list:
+    """Run `[(simulation, params), ...]`; returns `[(SimResult, seconds), ...]` in order. `scheduler`: run them as
+    Dask tasks instead ('tcp://HOST:PORT' of a running cluster, or 'local:N' for N local worker processes)."""
+    if scheduler: return run_jobs_dask(jobs, scheduler, desc, retries)
     if workers <= 1 or len(jobs) <= 1: return [_simulate(j) for j in progress(jobs, desc=desc)]
     import multiprocessing as mp
     with mp.get_context('fork').Pool(min(workers, len(jobs))) as pool:
@@ -61,12 +64,43 @@ def _write_plan(name: str, plan: dict, results: list, out, dataset_name: str) ->
     return write_well_dataset(Path(out or data_dir('well')), dataset_name, splits)
 
 def make_dataset(name: str, n_traj: int = 16, res: int = 64, out=None, seed: int = 0, dataset_name: str | None = None,
-                 workers: int = 1, **params) -> Path:
-    "Run simulation `name` (or an alias such as 'euler') for `n_traj` seeds at `res`² and write a Well dataset."
+                 workers: int = 1, scheduler: str | None = None, **params) -> Path:
+    """Run simulation `name` (or an alias such as 'euler') for `n_traj` seeds at `res`² and write a Well dataset.
+    `workers`: local processes; `scheduler`: a Dask cluster instead ('tcp://HOST:PORT' or 'local:N')."""
     name, plan = plan_dataset(name, n_traj, res, seed, **params)
     jobs = [(name, p) for ps in plan.values() for p in ps]
-    results = [r for r, _ in run_jobs(jobs, workers, desc=f'{name} {res}²')]
+    results = [r for r, _ in run_jobs(jobs, workers, desc=f'{name} {res}²', scheduler=scheduler)]
     return _write_plan(name, plan, results, out, dataset_name or f'{name}_{res}')
+
+# %% ../../nbs/02_well_data.ipynb #0e482ef5
+def run_jobs_dask(jobs: list, scheduler: str, desc: str = 'simulating', retries: int = 2) -> list:
+    "The jobs as Dask tasks on `scheduler` ('tcp://HOST:PORT' or 'local:N'); `[(SimResult, seconds), ...]` in job order."
+    try: from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise MathPhysError('--scheduler needs Dask: pip install "dask[distributed]"') from None
+    cluster = None
+    if scheduler.startswith('local:'):
+        n = scheduler.split(':', 1)[1]
+        if not n.isdigit() or int(n) < 1: raise RangeError(f"--scheduler local:N needs a worker count N >= 1, got {scheduler!r}")
+        cluster = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=None)
+    elif '://' not in scheduler:
+        raise MathPhysError(f"--scheduler expects 'tcp://HOST:PORT' or 'local:N', got {scheduler!r}")
+    try:
+        with Client(cluster if cluster is not None else scheduler, timeout='30s') as client:
+            futures = [client.submit(_simulate, job, retries=retries, pure=False) for job in jobs]
+            where = {f.key: i for i, f in enumerate(futures)}; out = [None] * len(jobs)
+            for fut in progress(as_completed(futures), desc=desc, total=len(jobs)):
+                i = where[fut.key]
+                if fut.status != 'finished':
+                    err = fut.exception(); client.cancel(futures); name, params = jobs[i]
+                    raise MathPhysError(f'trajectory {i} ({name}, seed {params.get("seed")}) failed after {retries} '
+                                        f'retries on the cluster: {type(err).__name__}: {err}')
+                out[i] = fut.result()
+            return out
+    except OSError as e:
+        raise MathPhysError(f'cannot reach the Dask scheduler at {scheduler}: {e}') from None
+    finally:
+        if cluster is not None: cluster.close()
 
 # %% ../../nbs/02_well_data.ipynb #7a00cb9b
 DEFAULT_SET = [                      # heaviest first: the worker pool takes jobs in this order
@@ -78,7 +112,7 @@ DEFAULT_SET = [                      # heaviest first: the worker pool takes job
     ('diffusion_process', 32, 64, {'t_end': 0.2, 'n_frames': 21}),
 ]
 
-def make_default(out=None, seed: int = 0, workers: int = 2, entries=None) -> list[dict]:
+def make_default(out=None, seed: int = 0, workers: int = 2, entries=None, scheduler: str | None = None) -> list[dict]:
     "Build the default datasets (all trajectories in one pool of `workers`); one row per dataset."
     rows, plans, jobs = [], [], []
     for name, n_traj, res, extra in (DEFAULT_SET if entries is None else entries):
@@ -86,13 +120,13 @@ def make_default(out=None, seed: int = 0, workers: int = 2, entries=None) -> lis
             rows.append({'dataset': f'{name}_{res}', 'status': 'skipped: simulation not registered', 'seconds': 0.0}); continue
         sim, plan = plan_dataset(name, n_traj, res, seed, **extra)
         plans.append((sim, res, plan)); jobs += [(sim, p) for ps in plan.values() for p in ps]
-    t0 = time.perf_counter(); done = iter(run_jobs(jobs, workers, desc='default datasets'))
+    t0 = time.perf_counter(); done = iter(run_jobs(jobs, workers, desc='default datasets', scheduler=scheduler))
     for sim, res, plan in plans:
         mine = [next(done) for ps in plan.values() for _ in ps]
         path = _write_plan(sim, plan, [r for r, _ in mine], out, f'{sim}_{res}')
         rows.append({'dataset': path.name, 'status': 'ok', 'trajectories': len(mine),
                      'seconds': round(sum(sec for _, sec in mine), 2)})   # summed worker time of its simulations
-    rows.append({'dataset': 'total (wall clock)', 'status': f'{workers} worker(s)', 'seconds': round(time.perf_counter() - t0, 2)})
+    rows.append({'dataset': 'total (wall clock)', 'status': f'Dask {scheduler}' if scheduler else f'{workers} worker(s)', 'seconds': round(time.perf_counter() - t0, 2)})
     return rows
 
 # %% ../../nbs/02_well_data.ipynb #f4c368bf
@@ -116,10 +150,12 @@ def main(argv=None, prog: str = 'mathphys data') -> int:
     mk.add_argument('--n-traj', type=int, default=16); mk.add_argument('--res', type=int, default=64)
     mk.add_argument('--seed', type=int, default=0); mk.add_argument('--out', default=None)
     mk.add_argument('--workers', type=int, default=1)
+    mk.add_argument('--scheduler', default=None, help="run on Dask: 'tcp://HOST:PORT' or 'local:N'")
     mk.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', help='other simulation parameters')
     sub.add_parser('list', help='list simulations and their parameters')
     df = sub.add_parser('default', help='the default set (make data)')
     df.add_argument('--out', default=None); df.add_argument('--workers', type=int, default=2)
+    df.add_argument('--scheduler', default=None, help="run on Dask: 'tcp://HOST:PORT' or 'local:N'")
     a = ap.parse_args(argv)
     try:
         if a.cmd == 'list':
@@ -127,9 +163,10 @@ def main(argv=None, prog: str = 'mathphys data') -> int:
                 s = get_simulation(n)
                 print(f'{n}: {s.doc}\n    ' + ', '.join(f'{p.name}={p.default}' for p in s.params))
         elif a.cmd == 'default':
-            for r in make_default(a.out, workers=a.workers): print(f"{r['status']:>36}  {r['seconds']:7.1f}s  {r['dataset']}")
+            for r in make_default(a.out, workers=a.workers, scheduler=a.scheduler): print(f"{r['status']:>36}  {r['seconds']:7.1f}s  {r['dataset']}")
         else:
-            print(make_dataset(a.simulation, a.n_traj, a.res, a.out, a.seed, workers=a.workers, **_parse_sets(ap, a.set)))
+            print(make_dataset(a.simulation, a.n_traj, a.res, a.out, a.seed, workers=a.workers, scheduler=a.scheduler,
+                               **_parse_sets(ap, a.set)))
     except (MathPhysError, KeyError, ValueError) as e:
         ap.exit(2, f'error: {e}\n')
     return 0
