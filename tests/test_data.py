@@ -26,7 +26,8 @@ def test_dataset_reads_back_through_the_well(name, tmp_path):
     assert len(ds) == 4 - 3 + 1
     s = ds[0]
     with h5py.File(next((p / 'data' / 'train').glob('*.hdf5')), 'r') as f:
-        t0 = [np.asarray(f['t0_fields'][k])[0, :2] for k in f['t0_fields'].attrs['field_names']]
+        t0 = [np.asarray(f['t0_fields'][k])[0, :2] for k in f['t0_fields'].attrs['field_names']
+              if f['t0_fields'][k].attrs['time_varying']]            # constant fields (e.g. terrain) are not inputs
         t1 = [np.asarray(f['t1_fields'][k])[0, :2, ..., i] for k in f['t1_fields'].attrs['field_names'] for i in range(2)]
     written = np.stack(t0 + t1, axis=-1)
     np.testing.assert_array_equal(s['input_fields'].numpy(), written)

@@ -66,6 +66,7 @@ SIMULATION_HOMES = {   # simulation name -> the module whose import registers it
     'curl_divergence': 'mathphys_nb.physics.vector_field', 'vector_field': 'mathphys_nb.physics.vector_field',
     'transformation_matrix': 'mathphys_nb.physics.linear_maps', 'eigenvalue_viz': 'mathphys_nb.physics.linear_maps',
     'brownian_motion': 'mathphys_nb.physics.brownian', 'euler_flow': 'mathphys_nb.physics.euler',
+    'dispersion': 'mathphys_nb.forecast.dispersion',
 }
 
 # %% ../../nbs/11_simulation.ipynb #57e496d6

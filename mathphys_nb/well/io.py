@@ -29,45 +29,61 @@ def _ds(group, name, data, **attrs):
     for k, v in attrs.items(): d.attrs[k] = v
     return d
 
-def _check_fields(t0: dict, t1: dict):
+def _check_fields(t0: dict, t1: dict, nd: int = 2):
+    sp = 'ny, nx' if nd == 2 else 'nz, ny, nx'
     shapes = {k: v.shape for k, v in t0.items()} | {k: v.shape[:-1] for k, v in t1.items()}
     if not shapes: raise MathPhysError('at least one field is needed')
     for k, v in t0.items():
-        if v.ndim != 4: raise ShapeError(f"t0 field {k!r} must be (B, T, ny, nx), got shape {v.shape}")
+        if v.ndim != 2 + nd: raise ShapeError(f"t0 field {k!r} must be (B, T, {sp}), got shape {v.shape}")
     for k, v in t1.items():
-        if v.ndim != 5 or v.shape[-1] != 2: raise ShapeError(f"t1 field {k!r} must be (B, T, ny, nx, 2), got shape {v.shape}")
-    if len(set(shapes.values())) != 1: raise ShapeError(f'all fields must share (B, T, ny, nx): {shapes}')
+        if v.ndim != 3 + nd or v.shape[-1] != nd: raise ShapeError(f"t1 field {k!r} must be (B, T, {sp}, {nd}), got shape {v.shape}")
+    if len(set(shapes.values())) != 1: raise ShapeError(f'all fields must share (B, T, {sp}): {shapes}')
     for k, v in {**t0, **t1}.items():
         if not np.all(np.isfinite(v)): raise MathPhysError(f'field {k!r} holds NaN or inf: refusing to write it')
     return next(iter(shapes.values()))
 
 # %% ../../nbs/01_well_io.ipynb #1322bb6f
 def write_well_file(path, dataset_name: str, t0_fields: dict, t1_fields: dict | None = None, *, time, x, y,
-                    params: dict | None = None, bc=('periodic', 'periodic')) -> Path:
+                    params: dict | None = None, bc=('periodic', 'periodic'), z=None, constant_fields: dict | None = None,
+                    compression: str | None = None) -> Path:
     """Write one HDF5 file in The Well's schema. Fields: t0 `(B, T, ny, nx)`, t1 `(B, T, ny, nx, 2)` (x, y
-    components); `time` (T,), `x` (nx,), `y` (ny,); `params` constant scalars; `bc` per axis (x, y)."""
+    components); `time` (T,), `x` (nx,), `y` (ny,); `params` constant scalars; `bc` per axis (x, y).
+    3D: give `z` (nz,); t0 fields are then `(B, T, nz, ny, nx)`, `bc` is per axis (x, y, z), and
+    `constant_fields` are time-invariant t0 fields `(B, nz, ny, nx)` (or `(B, ny, nx)` in 2D).
+    `compression` ('gzip' or None) is passed to h5py."""
     import h5py
-    t1_fields = t1_fields or {}
-    B, T, ny, nx = _check_fields(t0_fields, t1_fields)
-    time, x, y = (np.asarray(a, dtype=np.float32) for a in (time, x, y))
-    if time.shape != (T,) or x.shape != (nx,) or y.shape != (ny,):
-        raise ShapeError(f'time/x/y must have shapes ({T},), ({nx},), ({ny},); got {time.shape}, {x.shape}, {y.shape}')
-    bcx, bcy = (bc, bc) if isinstance(bc, str) else bc
-    for b in (bcx, bcy): check_choice(b, BC_TYPES, 'boundary condition')
+    t1_fields = t1_fields or {}; constant_fields = constant_fields or {}
+    nd = 2 if z is None else 3
+    B, T, *S = _check_fields(t0_fields, t1_fields, nd)
+    for k, v in constant_fields.items():
+        if v.shape != (B, *S): raise ShapeError(f'constant field {k!r} must be {(B, *S)}, got {v.shape}')
+        if not np.all(np.isfinite(v)): raise MathPhysError(f'field {k!r} holds NaN or inf: refusing to write it')
+    coords = {'x': np.asarray(x, dtype=np.float32), 'y': np.asarray(y, dtype=np.float32)}
+    if nd == 3: coords['z'] = np.asarray(z, dtype=np.float32)
+    time = np.asarray(time, dtype=np.float32)
+    want = {'x': S[-1], 'y': S[-2]} | ({'z': S[0]} if nd == 3 else {})
+    if time.shape != (T,) or any(coords[k].shape != (n,) for k, n in want.items()):
+        raise ShapeError(f"time/{'/'.join(want)} must have shapes ({T},), " + ', '.join(f'{k}: ({n},)' for k, n in want.items())
+                         + f'; got {time.shape}, ' + ', '.join(f'{k}: {coords[k].shape}' for k in want))
+    bcs_ = (bc,) * nd if isinstance(bc, str) else tuple(bc)
+    if len(bcs_) != nd: raise ShapeError(f'bc must name {nd} boundary conditions (one per axis), got {bc!r}')
+    for b in bcs_: check_choice(b, BC_TYPES, 'boundary condition')
+    to_well = lambda v, lead: np.ascontiguousarray(np.moveaxis(v, range(lead, lead + nd), range(lead + nd - 1, lead - 1, -1)), dtype=np.float32)
+    kw = {} if compression is None else {'compression': compression}
     params = {k: float(v) for k, v in (params or {}).items()}
     path = Path(path)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, 'w', libver='earliest') as f:
             f.attrs['dataset_name'] = dataset_name; f.attrs['grid_type'] = 'cartesian'
-            f.attrs['n_spatial_dims'] = 2; f.attrs['n_trajectories'] = B
+            f.attrs['n_spatial_dims'] = nd; f.attrs['n_trajectories'] = B
             f.attrs['simulation_parameters'] = _str_attr(params)
             for k, v in params.items(): f.attrs[k] = v
-            dims = f.create_group('dimensions'); dims.attrs['spatial_dims'] = _str_attr(['x', 'y'])
+            dims = f.create_group('dimensions'); dims.attrs['spatial_dims'] = _str_attr(list(coords))
             _ds(dims, 'time', time, sample_varying=False, time_varying=True)
-            _ds(dims, 'x', x, sample_varying=False, time_varying=False)
-            _ds(dims, 'y', y, sample_varying=False, time_varying=False)
+            for k, c in coords.items(): _ds(dims, k, c, sample_varying=False, time_varying=False)
             bcs = f.create_group('boundary_conditions')
-            for dim, b, n in (('x', bcx, nx), ('y', bcy, ny)):
+            for dim, b in zip(coords, bcs_):
+                n = len(coords[dim])
                 g = bcs.create_group(f'{dim}_{b}')
                 g.attrs['bc_type'] = BC_TYPES[b]; g.attrs['associated_dims'] = _str_attr([dim])
                 g.attrs['associated_fields'] = _str_attr([]); g.attrs['sample_varying'] = False; g.attrs['time_varying'] = False
@@ -75,14 +91,15 @@ def write_well_file(path, dataset_name: str, t0_fields: dict, t1_fields: dict | 
                 _ds(g, 'mask', mask)
             sc = f.create_group('scalars'); sc.attrs['field_names'] = _str_attr(params)
             for k, v in params.items(): _ds(sc, k, np.float32(v), sample_varying=False, time_varying=False)
-            g0 = f.create_group('t0_fields'); g0.attrs['field_names'] = _str_attr(t0_fields)
-            for k, v in t0_fields.items():   # (B, T, ny, nx) -> (B, T, nx, ny)
-                _ds(g0, k, np.ascontiguousarray(np.swapaxes(v, -1, -2), dtype=np.float32),
-                    dim_varying=np.array([True, True]), sample_varying=True, time_varying=True)
+            g0 = f.create_group('t0_fields'); g0.attrs['field_names'] = _str_attr([*t0_fields, *constant_fields])
+            dv = np.array([True] * nd)
+            for k, v in t0_fields.items():   # (B, T, [nz,] ny, nx) -> (B, T, nx, ny[, nz])
+                _ds(g0, k, to_well(v, 2), dim_varying=dv, sample_varying=True, time_varying=True, **kw)
+            for k, v in constant_fields.items():   # (B, [nz,] ny, nx) -> (B, nx, ny[, nz])
+                _ds(g0, k, to_well(v, 1), dim_varying=dv, sample_varying=True, time_varying=False, **kw)
             g1 = f.create_group('t1_fields'); g1.attrs['field_names'] = _str_attr(t1_fields)
-            for k, v in t1_fields.items():   # (B, T, ny, nx, 2) -> (B, T, nx, ny, 2)
-                _ds(g1, k, np.ascontiguousarray(np.swapaxes(v, -2, -3), dtype=np.float32),
-                    dim_varying=np.array([True, True]), sample_varying=True, time_varying=True)
+            for k, v in t1_fields.items():   # (B, T, [nz,] ny, nx, D) -> (B, T, nx, ny[, nz], D)
+                _ds(g1, k, to_well(v, 2), dim_varying=dv, sample_varying=True, time_varying=True, **kw)
             g2 = f.create_group('t2_fields'); g2.attrs['field_names'] = _str_attr([])
     return path
 
@@ -96,7 +113,9 @@ def compute_stats(files) -> dict:
             for grp, tensor_axes in (('t0_fields', 0), ('t1_fields', 1)):
                 for k in f[grp].attrs['field_names']:
                     a = np.asarray(f[grp][k], dtype=np.float64)
-                    d = a[:, 1:] - a[:, :-1]
+                    const = not f[grp][k].attrs.get('time_varying', True)
+                    if const: a = a[:, None]                     # constant field (B, ...): one frame, no change
+                    d = np.zeros_like(a) if const else a[:, 1:] - a[:, :-1]
                     ax = tuple(range(a.ndim - tensor_axes))
                     s = acc.setdefault(k, {'n': 0, 's': 0, 's2': 0, 'nd': 0, 'sd': 0, 'sd2': 0})
                     s['n'] += np.prod([a.shape[i] for i in ax]); s['s'] = s['s'] + a.sum(ax); s['s2'] = s['s2'] + (a**2).sum(ax)
@@ -119,18 +138,22 @@ def write_stats(dataset_dir) -> Path:
     return d / 'stats.yaml'
 
 # %% ../../nbs/01_well_io.ipynb #37137337
-def _stack_results(results) -> tuple[dict, dict]:
+def _stack_results(results) -> tuple[dict, dict, dict]:
     if not results: raise MathPhysError('no simulation results to write')
     r0 = results[0]
     for r in results[1:]:
         if r.name != r0.name or list(r.fields) != list(r0.fields) or len(r.t) != len(r0.t) or not np.allclose(r.t, r0.t):
             raise ShapeError(f'results differ in simulation, fields or times: {r0!r} vs {r!r}')
         if r.grid != r0.grid: raise ShapeError(f'results differ in grid: {r0.grid} vs {r.grid}')
-    t0 = {k: np.stack([r.fields[k] for r in results]) for k, v in r0.fields.items() if v.ndim == 3}
-    t1 = {k: np.stack([r.fields[k] for r in results]) for k, v in r0.fields.items() if v.ndim == 4 and v.shape[-1] == 2}
-    other = [k for k in r0.fields if k not in t0 and k not in t1]
-    if other: raise ShapeError(f'fields {other} are neither (T, ny, nx) nor (T, ny, nx, 2): cannot be written as t0/t1 fields')
-    return t0, t1
+    nd = 3 if hasattr(r0.grid, 'z') else 2
+    stack = lambda k: np.stack([r.fields[k] for r in results])
+    const = {k: stack(k) for k in r0.meta.get('constant_fields', ())}        # time-invariant fields
+    t0 = {k: stack(k) for k, v in r0.fields.items() if k not in const and v.ndim == 1 + nd}
+    t1 = {k: stack(k) for k, v in r0.fields.items() if k not in const and v.ndim == 2 + nd and v.shape[-1] == nd}
+    other = [k for k in r0.fields if k not in t0 and k not in t1 and k not in const]
+    sp = '(T, ny, nx)' if nd == 2 else '(T, nz, ny, nx)'
+    if other: raise ShapeError(f'fields {other} are neither {sp} nor {sp[:-1]}, {nd}): cannot be written as t0/t1 fields')
+    return t0, t1, const
 
 def result_scalars(results, skip=('n', 'seed')) -> dict:
     "Numeric parameters shared by all `results` (the file's constant scalars; per-trajectory values are left out)."
@@ -141,10 +164,11 @@ def result_scalars(results, skip=('n', 'seed')) -> dict:
 
 def write_results(path, results, dataset_name: str | None = None, scalars: dict | None = None) -> Path:
     "Write B SimResults of one simulation (one parameter set) as one Well HDF5 file at `path`."
-    t0, t1 = _stack_results(results); r0 = results[0]; g = r0.grid
+    t0, t1, const = _stack_results(results); r0 = results[0]; g = r0.grid
     if g is None: raise MathPhysError(f'simulation {r0.name!r} has no grid: only gridded fields can be written')
     return write_well_file(path, dataset_name or r0.name, t0, t1, time=r0.t, x=g.x(), y=g.y(),
-                           params=result_scalars(results) if scalars is None else scalars, bc=r0.params.get('bc', 'periodic'))
+                           params=result_scalars(results) if scalars is None else scalars, bc=r0.params.get('bc', 'periodic'),
+                           z=g.z() if hasattr(g, 'z') else None, constant_fields=const, compression=r0.meta.get('compression'))
 
 def write_well_dataset(root, name: str, splits: dict, scalars: dict | None = None) -> Path:
     "Write `{split: [SimResult, ...]}` as `<root>/<name>/data/<split>/<name>.hdf5` + `stats.yaml`; returns the folder."
