@@ -118,8 +118,8 @@ command('forecast', 'infer', help='roll a forecaster out from one window, save a
 command('forecast', 'visualize', help='slices of truth / prediction / error from an infer output')(_visualize_cmd)
 
 # %% ../../nbs/94_runs_forecast.ipynb #f0e3ce75
-RECIPE = {'v1': {'steps': 300, 'batch': 4}, 'v2': {'steps': 400, 'batch': 4, 'crop': 12}, 'simvp': {'steps': 600, 'batch': 4},
-          'v2wind': {'steps': 400, 'batch': 4, 'crop': 12}}
+RECIPE = {'v1': {'steps': 300, 'batch': 4, 'lr': 2e-3}, 'v2': {'steps': 400, 'batch': 4, 'lr': 1e-3},
+          'simvp': {'steps': 600, 'batch': 8, 'lr': 1e-3}, 'v2wind': {'steps': 400, 'batch': 4, 'lr': 1e-3}}
 
 EVAL = dict(leads=(1, 3, 5, 10), stride=26)      # the same 12 test rollouts for every model
 
@@ -152,7 +152,7 @@ def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: f
             r = RECIPE[m]
             cfg = ForecasterConfig(m, past=2 if quick else SIZES['cpu']['past'], nz=nz, ny=ny, nx=nx,
                                    **({'hidden': 4, 'latent': 16, 'heads': 2, 'ff': 16} if quick else {}))
-            tc = TrainConfig(steps=2 if quick else r['steps'], batch=2 if quick else r['batch'], seed=0,
+            tc = TrainConfig(steps=2 if quick else r['steps'], batch=2 if quick else r['batch'], seed=0, lr=r['lr'],
                              crop=(6 if quick else r['crop']) if 'crop' in r else None)
             ck = Path(tmp.name if quick else build_dir('forecast', create=True)) / f'{cfg.name}.ckpt.pt'
             res = train_forecaster(cfg, tc, train, ck, resume=ck.exists(), max_seconds=60 * max_minutes)
