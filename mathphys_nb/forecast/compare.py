@@ -11,7 +11,7 @@ from ..core import MathPhysError, ShapeError
 
 # %% auto #0
 __all__ = ['METRICS', 'comparison_table', 'format_table', 'claim_verdicts', 'slice_figure', 'lead_figure', 'scrubber',
-           'shipped_forecasters', 'shipped_record', 'verdict_text']
+           'shipped_forecasters', 'shipped_record', 'forecast_case', 'verdict_text']
 
 # %% ../../nbs/44_forecast_compare.ipynb #baa254f3
 METRICS = ('mse', 'skill', 'pcc', 'fb', 'nmse', 'mg', 'vg', 'fac2')
@@ -122,6 +122,31 @@ def shipped_record(path) -> dict:
     ck = load_checkpoint(path); meta = ck['meta']
     return {'model': ck['config']['model_config']['name'], 'params': meta['params'], 'leads': meta['metrics'],
             'step': meta['step'], 'planned_steps': meta.get('planned_steps'), 'seconds': meta['seconds']}
+
+# %% ../../nbs/44_forecast_compare.ipynb #cd8f4b4b
+def forecast_case(seed: int = 54, # scenario of the `dispersion` simulator (54-59 are the test split's seeds)
+                  leads: int = 10, # frames to forecast (120 s each)
+                  models=('v1', 'v2'), # shipped models to roll out
+                  start: int = 8 # window start: the past frames are start .. start+past-1
+                 ) -> dict:
+    "Truth and each model's forecast, `(leads, nz, ny, nx)` concentrations (µg/m³), for one simulated scenario."
+    from mathphys_nb.forecast.dispersion import dispersion
+    from mathphys_nb.forecast.train import load_forecaster, WindowData, rollout
+    ships = shipped_forecasters()
+    for m in models:
+        if m not in ships: raise MathPhysError(f"no shipped forecaster {m!r}; shipped: {', '.join(sorted(ships))}")
+    out = {}
+    for m in models:
+        net, cfg = load_forecaster(ships[m])
+        r = dispersion(n=cfg.nx, nz=cfg.nz, seed=seed)
+        arr = {'c': r.fields['concentration'][None], 'wind': np.stack([r.fields['wind_u'], r.fields['wind_v']], 1)[None],
+               'static': np.stack([r.fields[k] for k in ('terrain', 'source_q', 'source_h')])[None]}
+        wd = WindowData(arr, cfg.past, leads)
+        if (0, start) not in wd.index: raise MathPhysError(f'start={start} leaves fewer than {leads} frames to forecast')
+        bt = wd.batch([wd.index.index((0, start))])
+        out[m] = np.expm1(rollout(net, cfg, bt, leads)[0].numpy())
+        out['truth'] = np.expm1(bt['y'][0].numpy())
+    return out
 
 # %% ../../nbs/44_forecast_compare.ipynb #3675eb9d
 def verdict_text(records: dict, tie: float = 0.01) -> str:

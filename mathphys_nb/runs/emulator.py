@@ -156,11 +156,9 @@ def machine() -> str:
     return f'{platform.node() or "host"}: {dev}, torch {torch.__version__}'
 
 def export_emulator(checkpoint, dest, **meta) -> Path:
-    "Copy a trained emulator to `dest` with float16 weights (config beside it), `meta` added."
-    ck = load_checkpoint(checkpoint)
-    sd = {k: (v.half() if v.is_floating_point() else v) for k, v in ck['state_dict'].items()}
-    m = {k: v for k, v in ck['meta'].items() if k != 'history'}
-    return save_checkpoint(dest, sd, ck['config'], **m, **meta)
+    "Copy a trained emulator to `dest` with float16 weights (config beside it), `meta` added: the autoencoder's exporter."
+    from mathphys_nb.emulator.ae_train import export_weights
+    return export_weights(checkpoint, dest, **meta)
 
 def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = False, **train_over) -> dict:
     "Train (resuming), evaluate and export one shipped emulator; adds its manifest entry when `out_dir` is data/weights."

@@ -233,7 +233,7 @@ def _plume_rows(sizes=((23, 11), (45, 21))) -> list[dict]:
 @demo_step('forecaster')
 def demo_forecaster(report, quick: bool = True, ctx=None):
     from mathphys_nb.forecast.compare import (shipped_forecasters, shipped_record, comparison_table, claim_verdicts,
-                                              verdict_text, lead_figure, slice_figure)
+                                              verdict_text, lead_figure, slice_figure, forecast_case)
     from mathphys_nb.forecast.dispersion import dispersion
     from mathphys_nb.forecast.train import load_forecaster, WindowData, rollout, evaluate, load_split
     report.section('3D pollutant forecaster: the simulator and v1 vs v2')
@@ -253,14 +253,8 @@ def demo_forecaster(report, quick: bool = True, ctx=None):
     report.table(claim_verdicts(records['v1'], records['v2']), "the seed's claims, measured")
     report.text(verdict_text(records))
     report.figure(lead_figure(records), 'metric against lead time; dashed: persistence')
-    r = dispersion(n=23, nz=11, seed=54)
-    arr = {'c': r.fields['concentration'][None], 'wind': np.stack([r.fields['wind_u'], r.fields['wind_v']], 1)[None],
-           'static': np.stack([r.fields[k] for k in ('terrain', 'source_q', 'source_h')])[None]}
-    preds = {}
-    for m in ('v1', 'v2'):
-        net, cfg = load_forecaster(ships[m]); wd = WindowData(arr, cfg.past, 10); bt = wd.batch([wd.index.index((0, 8))])
-        preds[m] = np.expm1(rollout(net, cfg, bt, 10)[0].numpy())
-    truth = np.expm1(bt['y'][0].numpy())
+    case = forecast_case(seed=54, leads=10, models=('v1', 'v2'))
+    truth, preds = case.pop('truth'), case
     for lead in (1, 10):
         report.figure(slice_figure(truth[lead - 1], {m: p[lead - 1] for m, p in preds.items()}, level=1, title=f'lead {lead}'),
                       f'test trajectory (seed 54), lead {lead}: horizontal slice at level 1 and vertical slice, truth / v1 / v2 / errors')
