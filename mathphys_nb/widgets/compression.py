@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import ShapeError, RangeError, MathPhysError, check_choice, data_dir, repo_root
+from ..core import ShapeError, RangeError, MathPhysError, UnknownNameError, check_choice, data_dir, repo_root
 from .viewer import FieldViewer
 
 # %% auto #0
 __all__ = ['SEED_LEVELS', 'Roundtrip', 'FourierCodec', 'frame_vrmse', 'fourier_ladder', 'ratio_curve', 'plot_ratio_curves',
            'level_request', 'nearest_ratio', 'level_table', 'FourierHeatEmulator', 'heat_solver', 'CompressionExplorer',
-           'AutoencoderCodec', 'stack_fields', 'shipped_manifest', 'autoencoder_ladder', 'MatrixCodec', 'weight_ladder']
+           'AutoencoderCodec', 'stack_fields', 'shipped_manifest', 'autoencoder_ladder', 'learned_emulator',
+           'MatrixCodec', 'weight_ladder']
 
 # %% ../../nbs/54_compression.ipynb #04db0e19
 @dataclass
@@ -269,6 +270,32 @@ def autoencoder_ladder(system: str | None = None, manifest: dict | None = None) 
     items = [(float(e['ratio']), AutoencoderCodec(k, e)) for k, e in m.items()
              if e.get('kind') == 'autoencoder' and 'ratio' in e and (system is None or e.get('system') == system)]
     return dict(sorted(items, key=lambda kv: -kv[0]))
+
+# %% ../../nbs/54_compression.ipynb #b9f9624e
+def learned_emulator(name: str, # a shipped emulator, e.g. 'emu_release64_r64_deterministic'
+                     params: dict | None = None, # its simulation parameters by name (config['param_names'])
+                     members: int = 1, # ensemble members (diffusion emulators); the mean is shown
+                     sampler_steps: int = 8 # sampler steps per state (diffusion emulators)
+                    ):
+    "A shipped latent emulator as the explorer's rollout `fn(u0, t) -> frames` (u0: (ny, nx) or (F, ny, nx))."
+    from mathphys_nb.core import data_dir
+    from mathphys_nb.emulator.rollout import Emulator
+    m = shipped_manifest(); e = m.get(name)
+    if e is None or e.get('kind') != 'emulator':
+        raise UnknownNameError(f"no shipped emulator {name!r}; shipped: {', '.join(sorted(k for k, v in m.items() if v.get('kind') == 'emulator')) or 'none'}")
+    emu = Emulator.load(data_dir() / e['path'])
+    names = list(emu.config.get('param_names', [])); params = dict(params or {})
+    missing = [n for n in names if n not in params]
+    if missing: raise MathPhysError(f'{name} needs the simulation parameters {missing}')
+    pv = np.float32([params[n] for n in names]) if names else None
+    def run(u0, t):
+        u = np.asarray(u0, np.float32); single = u.ndim == 2
+        x = np.swapaxes(u[None] if single else u, -1, -2)[None]              # (k=1, F, x, y): the Well's axis order
+        fc = emu.forecast(x, len(t) - 1, members, sampler_steps, pv).mean(0)  # (steps, F, x, y)
+        out = np.concatenate([x, fc], 0).swapaxes(-1, -2)                       # (T, F, ny, nx)
+        return out[:, 0] if single else out
+    run.emulator = emu
+    return run
 
 # %% ../../nbs/54_compression.ipynb #357f2b97
 class MatrixCodec:
