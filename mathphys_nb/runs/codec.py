@@ -17,10 +17,11 @@ from ..codec.poincare import (PoincareMatrix, closed_form_blocks, compress_tiled
                                         smooth_field, validation_table)
 from ..codec.study import claim_verdicts, codec_at_rate, gaussian_matrix, rd_figure, run_study, synthetic_targets, table_at_rate
 from ..core import gpu_available
+from ..core import MathPhysError
 
 # %% auto #0
 __all__ = ['bench_poincare', 'demo_poincare', 'decode_parity', 'gpu_device_name', 'bench_decode', 'demo_kernels',
-           'measure_claim_timings', 'demo_codec_study', 'bench_codecs']
+           'measure_claim_timings', 'demo_codec_study', 'bench_codecs', 'demo_autoencoder_weights']
 
 # %% ../../nbs/93_runs_codec.ipynb #0625c1d3
 @benchmark('poincare_codec')
@@ -203,3 +204,17 @@ def bench_codecs(quick: bool = True) -> list[dict]:
                  {'benchmark': 'codecs', 'case': f'decode {c!r} 256x256', 'value': td * 1e3, 'unit': 'ms',
                   'baseline': base * 1e3, 'ratio': td / base, 'note': 'baseline: int8 group-64 decode'}]
     return rows
+
+# %% ../../nbs/93_runs_codec.ipynb #bc6ad4b2
+@demo_step('autoencoder_weights_coded')
+def demo_autoencoder_weights(report, quick: bool = True):
+    from mathphys_nb.codec.study import autoencoder_weight_swap
+    from mathphys_nb.core import read_manifest, data_dir
+    from mathphys_nb.physics.simulation import run_simulation
+    if 'ae_release64_r64' not in read_manifest(): raise MathPhysError('ae_release64_r64 is not shipped (make weights)')
+    held = np.concatenate([run_simulation('diffusion_process', n=64, seed=s, n_frames=6 if quick else 21).fields['u'] for s in (10_001, 10_002)])
+    frames = np.swapaxes(held, -1, -2)[:, None].astype(np.float32)
+    rows = autoencoder_weight_swap(data_dir('weights', 'ae_release64_r64.pt'), frames, n_search=256 if quick else 4096)
+    report.section("Weight codecs on a real target: the release autoencoder's own weights")
+    report.table(rows, 'autoencoder VRMSE on held-out frames after its large weight tensors are coded at equal bits per weight '
+                 '(bytes = coded size of those tensors)')
