@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from mathphys_nb.core import MathPhysError, RangeError, UnknownNameError, ShapeError
-from mathphys_nb.forecast.models import ForecasterConfig, build_model, n_params, MODELS
+from mathphys_nb.forecast.models import ForecasterConfig, build_model, n_params, MODELS, config_from_dict
 from mathphys_nb.forecast.train import (TrainConfig, train_forecaster, load_split, evaluate, load_forecaster, ship_state,
-                                        tiny_dispersion_dataset, WindowData, rollout)
+                                        tiny_dispersion_dataset, WindowData, rollout, diagnose, persistence_mse)
 
 TINY = dict(past=2, nz=4, ny=8, nx=8)
 SMALL = dict(hidden=4, latent=16, heads=2, ff=16)
@@ -53,6 +53,33 @@ def test_bad_configs():
     with pytest.raises(RangeError, match='lr'): TrainConfig(lr=0)
     net = build_model(ForecasterConfig('v2wind', **TINY, **SMALL))
     with pytest.raises(ShapeError, match='wind'): net(torch.rand(1, 2, 4, 8, 8), torch.rand(1, 3, 4, 8, 8))
+
+
+def test_v2_names_and_legacy_configs():
+    assert ForecasterConfig('v2').name == 'v2_convlstm_h32_skip_p4_11x23x23'
+    assert ForecasterConfig('v2', skip=False).name == 'v2_convlstm_h32_p4_11x23x23'         # the seed's v2 exactly
+    with pytest.raises(RangeError, match='skip'): ForecasterConfig('v1', skip=True)
+    with pytest.raises(UnknownNameError, match='relu'): ForecasterConfig('v2', init='xavier')
+    old = config_from_dict({'model': 'v2', 'past': 4, 'nz': 11, 'ny': 23, 'nx': 23, 'name': 'v2_convlstm_h32_p4_11x23x23'})
+    assert (old.skip, old.init, old.name) == (False, 'torch', 'v2_convlstm_h32_p4_11x23x23')
+
+
+def test_v2_fix_keeps_channels_alive_and_the_convlstm_above_adam_eps(tiny):
+    "The first v2 (seed's design, PyTorch init, plain MSE) had dead decoder channels and ConvLSTM gradients below Adam's eps."
+    wd = WindowData(load_split(tiny, 'train'), 2, 1); bt = wd.batch(list(range(0, len(wd), 3)))
+    old = diagnose(ForecasterConfig('v2', **TINY, skip=False, init='torch'), bt, loss_norm=False)
+    new = diagnose(ForecasterConfig('v2', **TINY), bt, loss_norm=True)
+    assert max(new['dead_channels'].values()) == 0 < max(old['dead_channels'].values())
+    assert old['grad_rms']['cells'] < old['adam_eps'] < new['grad_rms']['cells'] / 100
+    assert min(new['convlstm_signal']) > 3 * min(old['convlstm_signal'])
+
+
+def test_tiny_v2_learns_below_persistence(tiny):
+    arr = load_split(tiny, 'train'); cfg = ForecasterConfig('v2', **TINY)
+    r = train_forecaster(cfg, TrainConfig(steps=40, batch=4, lr=1e-3, threads=1), arr)
+    assert r['loss_ref'] == pytest.approx(persistence_mse(WindowData(arr, 2, 1)))
+    assert np.mean(r['losses'][-10:]) < 0.5 * np.mean(r['losses'][:5])       # loss in units of persistence's MSE
+    assert evaluate(r['model'], cfg, arr, leads=(1,), stride=1)['leads']['1']['skill'] > 0.5
 
 
 def test_resume_gives_the_same_weights(tiny, tmp_path):

@@ -11,7 +11,8 @@ from ..core import MathPhysError, ShapeError
 
 # %% auto #0
 __all__ = ['METRICS', 'comparison_table', 'format_table', 'claim_verdicts', 'slice_figure', 'lead_figure', 'scrubber',
-           'shipped_forecasters', 'shipped_record', 'forecast_case', 'verdict_text']
+           'shipped_forecasters', 'shipped_record', 'forecast_case', 'verdict_text', 'simulated_split',
+           'extrapolation_record', 'against_bar']
 
 # %% ../../nbs/44_forecast_compare.ipynb #baa254f3
 METRICS = ('mse', 'skill', 'pcc', 'fb', 'nmse', 'mg', 'vg', 'fac2')
@@ -121,7 +122,8 @@ def shipped_record(path) -> dict:
     from mathphys_nb.core import load_checkpoint
     ck = load_checkpoint(path); meta = ck['meta']
     return {'model': ck['config']['model_config']['name'], 'params': meta['params'], 'leads': meta['metrics'],
-            'step': meta['step'], 'planned_steps': meta.get('planned_steps'), 'seconds': meta['seconds']}
+            'step': meta['step'], 'planned_steps': meta.get('planned_steps'), 'seconds': meta['seconds'],
+            'past': ck['config']['model_config']['past'], 'windows': meta.get('eval_windows')}
 
 # %% ../../nbs/44_forecast_compare.ipynb #cd8f4b4b
 def forecast_case(seed: int = 54, # scenario of the `dispersion` simulator (54-59 are the test split's seeds)
@@ -168,3 +170,34 @@ def verdict_text(records: dict, tie: float = 0.01) -> str:
         elif wins: lines.append(f"{m}: beats persistence by more than {tie} in skill at lead(s) {', '.join(wins)}.")
         else: lines.append(f"{m}: worse than persistence at every lead (best skill {max(sk.values()):+.4f}).")
     return '\n'.join(lines)
+
+# %% ../../nbs/44_forecast_compare.ipynb #499e51fa
+def simulated_split(seeds=range(54, 60), # scenarios of the `dispersion` simulator (54-59: the CPU dataset's test split)
+                    n: int = 23, nz: int = 11) -> dict:
+    "The arrays `load_split` returns, for scenarios simulated now (no dataset on disk needed)."
+    from mathphys_nb.forecast.dispersion import dispersion
+    rs = [dispersion(n=n, nz=nz, seed=int(s)) for s in seeds]
+    return {'c': np.stack([r.fields['concentration'] for r in rs]),
+            'wind': np.stack([np.stack([r.fields['wind_u'], r.fields['wind_v']], 1) for r in rs]),
+            'static': np.stack([np.stack([r.fields[k] for k in ('terrain', 'source_q', 'source_h')]) for r in rs])}
+
+def extrapolation_record(arrays: dict, # a split, e.g. from `simulated_split` or `load_split`
+                         past: int = 4, **eval_kw) -> dict:
+    "The evaluation record of extrapolating the last change in log1p(c) (no parameters), like `evaluate`'s."
+    import torch
+    from types import SimpleNamespace
+    from mathphys_nb.forecast.train import evaluate
+    class Extrapolation(torch.nn.Module):
+        def forward(self, x, static=None, wind=None): return 2 * x[:, -1] - x[:, -2]
+    if past < 2: raise MathPhysError(f'extrapolation needs at least 2 past frames, got {past}')
+    return evaluate(Extrapolation(), SimpleNamespace(past=past, name='extrapolation'), arrays, **eval_kw)
+
+# %% ../../nbs/44_forecast_compare.ipynb #dfe3c770
+def against_bar(records: dict, bar: dict, bar_name: str = 'extrapolation') -> list[dict]:
+    "Each model's skill (over persistence) next to the bar's at every lead, and whether the model beats the bar."
+    rows = []
+    for m, rec in records.items():
+        for lead in sorted(rec['leads'], key=int):
+            a, b = rec['leads'][lead]['skill'], bar['leads'][lead]['skill']
+            rows.append({'model': m, 'lead': int(lead), 'skill': round(a, 4), f'{bar_name} skill': round(b, 4), f'beats {bar_name}': bool(a > b)})
+    return rows

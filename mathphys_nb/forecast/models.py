@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from ..core import check_choice, check_range, ShapeError, RangeError
 
 # %% auto #0
-__all__ = ['MODELS', 'ForecasterConfig', 'V1Seed', 'ConvLSTMCell3d', 'UNetDecoder3d', 'V2ConvLSTM', 'SimVPUNet', 'build_model',
-           'n_params']
+__all__ = ['MODELS', 'LEGACY', 'ForecasterConfig', 'config_from_dict', 'V1Seed', 'ConvLSTMCell3d', 'UNetDecoder3d', 'V2ConvLSTM',
+           'SimVPUNet', 'build_model', 'n_params']
 
 # %% ../../nbs/42_forecast_models.ipynb #0430618d
 MODELS = ('v1', 'v2', 'simvp', 'v2wind')
@@ -36,6 +36,8 @@ class ForecasterConfig:
     dropout: float = 0.1       # v1
     ff: int = 512              # v1 transformer feed-forward width (the seed names none: 4 × latent)
     residual: bool | None = None  # predict the change over the last frame (default: all but v1)
+    skip: bool | None = None   # v2, v2wind: the last frame also enters the decoder (default: yes; notebook 43 says why)
+    init: str | None = None    # 'relu' (He-normal weights, zero biases, forget-gate bias 1; v2, v2wind) or 'torch' (PyTorch's default; v1, simvp)
 
     def __post_init__(self):
         check_choice(self.model, MODELS, 'model')
@@ -45,14 +47,27 @@ class ForecasterConfig:
         if min(self.nz, self.ny, self.nx) < 4: raise RangeError(f'the grid must be at least 4 cells along each axis, got {(self.nz, self.ny, self.nx)}')
         check_range(self.dropout, 0, 1, 'dropout', hi_open=True)
         if self.residual is None: self.residual = self.model != 'v1'
+        conv_lstm = self.model in ('v2', 'v2wind')
+        if self.skip is None: self.skip = conv_lstm
+        if self.skip and not conv_lstm: raise RangeError(f'skip is a v2/v2wind option, not {self.model!r}')
+        if self.init is None: self.init = 'relu' if conv_lstm else 'torch'
+        check_choice(self.init, ('relu', 'torch'), 'init')
 
     @property
     def name(self) -> str:
-        arch = {'v1': f'v1_cnnpool_tf{self.latent}', 'v2': f'v2_convlstm_h{self.hidden}', 'simvp': f'simvp_unet3d_w{self.hidden}',
-                'v2wind': f'v2wind_convlstm_h{self.hidden}'}[self.model]
+        skip = '_skip' if self.skip else ''
+        arch = {'v1': f'v1_cnnpool_tf{self.latent}', 'v2': f'v2_convlstm_h{self.hidden}{skip}', 'simvp': f'simvp_unet3d_w{self.hidden}',
+                'v2wind': f'v2wind_convlstm_h{self.hidden}{skip}'}[self.model]
         return f'{arch}{"_res" if self.residual and self.model == "v1" else ""}_p{self.past}_{self.nz}x{self.ny}x{self.nx}'
 
     def to_dict(self) -> dict: return asdict(self) | {'name': self.name}
+
+# what a config saved before a field existed meant (checkpoints keep working)
+LEGACY = {'skip': False, 'init': 'torch'}
+
+def config_from_dict(d: dict) -> ForecasterConfig:
+    "The config saved beside a checkpoint (its `name` is derived, so ignored); missing newer fields take their `LEGACY` meaning."
+    return ForecasterConfig(**(LEGACY | {k: v for k, v in d.items() if k != 'name'}))
 
 # %% ../../nbs/42_forecast_models.ipynb #bd681cbf
 def _crop(t: torch.Tensor, shape) -> torch.Tensor:
@@ -121,7 +136,15 @@ class V2ConvLSTM(nn.Module):
         self.cells = nn.ModuleList([ConvLSTMCell3d(cin if i == 0 else hid, hid) for i in range(cfg.layers)])
         self.static_encoder = nn.Sequential(nn.Conv3d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv3d(16, 32, 3, padding=1), nn.ReLU())
         self.fusion = nn.Sequential(nn.Conv3d(hid + 32 + (2 if self.wind else 0), 32, 1), nn.ReLU())
-        self.decoder = UNetDecoder3d(32, 16)
+        self.decoder = UNetDecoder3d(32 + (1 if cfg.skip else 0), 16)
+        if cfg.init == 'relu': self.reset_parameters()
+
+    def reset_parameters(self):
+        "He-normal weights for every convolution (all feed a ReLU or a gate), zero biases, forget-gate biases 1."
+        for m in self.modules():
+            if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity='relu'); nn.init.zeros_(m.bias)
+        for c in self.cells: nn.init.ones_(c.conv.bias[c.hidden:2 * c.hidden])   # gates are chunked i, f, o, g
 
     def forward(self, x, static, wind=None):
         B, P = x.shape[:2]
@@ -132,7 +155,8 @@ class V2ConvLSTM(nn.Module):
             for l, cell in enumerate(self.cells):
                 states[l] = cell(inp, states[l]); inp = states[l][0]
         parts = [inp, self.static_encoder(static)] + ([wind[:, P]] if self.wind else [])
-        y = self.decoder(self.fusion(torch.cat(parts, 1)))[:, 0]
+        fused = self.fusion(torch.cat(parts, 1))
+        y = self.decoder(torch.cat([fused, x[:, -1:]], 1) if self.cfg.skip else fused)[:, 0]
         return x[:, -1] + y if self.cfg.residual else y
 
 # %% ../../nbs/42_forecast_models.ipynb #8cd5817d
@@ -151,7 +175,7 @@ class SimVPUNet(nn.Module):
 def build_model(cfg: ForecasterConfig | dict) -> nn.Module:
     """The model a config describes (a dict as saved beside a checkpoint works too). A residual model's last
     layer starts at zero, so before training it *is* persistence and training starts from that bar."""
-    if isinstance(cfg, dict): cfg = ForecasterConfig(**{k: v for k, v in cfg.items() if k != 'name'})
+    if isinstance(cfg, dict): cfg = config_from_dict(cfg)
     net = {'v1': V1Seed, 'v2': V2ConvLSTM, 'v2wind': V2ConvLSTM, 'simvp': SimVPUNet}[cfg.model](cfg)
     if cfg.residual:
         last = [m for m in net.modules() if isinstance(m, nn.Conv3d)][-1]

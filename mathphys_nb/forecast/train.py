@@ -16,12 +16,12 @@ import torch
 
 from ..core import (MathPhysError, RangeError, ShapeError, check_choice, check_range, progress,
                               save_checkpoint, load_checkpoint, seed_everything)
-from .models import ForecasterConfig, build_model, n_params
+from .models import ForecasterConfig, build_model, n_params, config_from_dict
 from .plume import dispersion_metrics
 
 # %% auto #0
-__all__ = ['load_split', 'to_inputs', 'tiny_dispersion_dataset', 'WindowData', 'TrainConfig', 'train_forecaster', 'rollout',
-           'lead_metrics', 'evaluate', 'load_forecaster', 'ship_state']
+__all__ = ['load_split', 'to_inputs', 'tiny_dispersion_dataset', 'WindowData', 'TrainConfig', 'persistence_mse',
+           'train_forecaster', 'rollout', 'lead_metrics', 'evaluate', 'load_forecaster', 'ship_state', 'diagnose']
 
 # %% ../../nbs/43_forecast_train.ipynb #80e9f0ab
 def load_split(dataset_dir,            # a `mathphys data make dispersion` folder
@@ -94,6 +94,7 @@ class TrainConfig:
     ckpt_every: int = 50
     threads: int = 2
     crop: int | None = None    # train on random horizontal crops of this size (fully convolutional models only)
+    loss_norm: bool = True     # divide the MSE by persistence's MSE on the training windows (a constant): loss = 1 - skill
 
     def __post_init__(self):
         for k in ('steps', 'batch', 'ckpt_every', 'threads'):
@@ -103,18 +104,31 @@ class TrainConfig:
         if self.crop is not None and (isinstance(self.crop, bool) or int(self.crop) != self.crop or self.crop < 4):
             raise RangeError(f'crop must be an integer >= 4 or None, got {self.crop!r}')
 
-def _lr(tc: TrainConfig, step: int) -> float:
-    return tc.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step / tc.steps, 1.0))))
+def _lr(tc: TrainConfig, step: int, time_frac: float = 0.0) -> float:
+    "Cosine decay to 5 % over the run: over `tc.steps`, or over the wall-time budget when that runs out first."
+    return tc.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(max(step / tc.steps, time_frac), 1.0))))
+
+def persistence_mse(data: WindowData, n: int = 256, seed: int = 0) -> float:
+    "Persistence's one-step MSE in log1p(c) over `n` random windows of `data` (the training loss's unit)."
+    ids = np.random.default_rng([seed, 10**6]).choice(len(data), size=min(n, len(data)), replace=False)
+    tot = 0.0
+    for s in range(0, len(ids), 32):
+        bt = data.batch(ids[s:s + 32]); tot += float(((bt['y'][:, 0] - bt['x'][:, -1]) ** 2).sum())
+    return tot / (len(ids) * math.prod(data.a['c'].shape[2:]))
 
 def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | dict, ckpt=None, resume: bool = False,
                      desc: str | None = None, stop_after: int | None = None, max_seconds: float | None = None) -> dict:
     """Train `cfg` on `data` (a WindowData or a train-split dict) for `tc.steps` steps; checkpoints to `ckpt`.
     `stop_after` ends the run after that step (to test resuming), `max_seconds` once the run's total wall time
-    (over all resumed sessions) exceeds it (the checkpoint is saved). Returns model, losses, seconds, step."""
+    (over all resumed sessions) exceeds it (the checkpoint is saved); the learning rate then decays over that budget.
+    With `tc.loss_norm` the loss is the MSE over persistence's (`loss_ref`): 1 at the start of a residual model.
+    Returns model, losses, seconds, step, loss_ref."""
     torch.set_num_threads(tc.threads)
     if isinstance(data, dict): data = WindowData(data, cfg.past, 1)
     if tc.crop and (cfg.model == 'v1' or tc.crop > min(cfg.ny, cfg.nx)):
         raise MathPhysError(f'crop={tc.crop} needs a fully convolutional model (not v1) and a crop no larger than the grid')
+    ref = persistence_mse(data, seed=tc.seed) if tc.loss_norm else 1.0
+    if not ref > 0: raise MathPhysError('the training windows never change (persistence MSE 0): nothing to learn')
     seed_everything(tc.seed)
     model = build_model(cfg); opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     start, losses, prev = 0, [], 0.0
@@ -129,7 +143,7 @@ def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | 
         if ckpt is None: return
         save_checkpoint(ckpt, {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'torch_rng': torch.get_rng_state()},
                         {'model_config': cfg.to_dict(), 'train_config': asdict(tc)}, step=step, losses=losses, params=n_params(model),
-                        seconds=prev + time.perf_counter() - t0)
+                        seconds=prev + time.perf_counter() - t0, loss_ref=ref)
     model.train(); t0 = time.perf_counter()
     bar = progress(range(start, tc.steps), desc=desc or f'train {cfg.name}', total=tc.steps, initial=start)
     over = lambda: max_seconds is not None and prev + time.perf_counter() - t0 > max_seconds
@@ -141,14 +155,15 @@ def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | 
         if tc.crop:                                  # one random horizontal window for the whole batch
             ny, nx = bt['x'].shape[-2:]; j0, i0 = rng.integers(0, ny - tc.crop + 1), rng.integers(0, nx - tc.crop + 1)
             bt = {k: v[..., j0:j0 + tc.crop, i0:i0 + tc.crop] for k, v in bt.items()}
-        for gp in opt.param_groups: gp['lr'] = _lr(tc, step)
-        loss = torch.mean((model(bt['x'], bt['static'], bt['wind'][:, :cfg.past + 1]) - bt['y'][:, 0]) ** 2)
+        frac = 0.0 if max_seconds is None else (prev + time.perf_counter() - t0) / max_seconds
+        for gp in opt.param_groups: gp['lr'] = _lr(tc, step, frac)
+        loss = torch.mean((model(bt['x'], bt['static'], bt['wind'][:, :cfg.past + 1]) - bt['y'][:, 0]) ** 2) / ref
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
         losses.append(loss.item()); bar.set_postfix(loss=f'{losses[-1]:.4f}')
         if (step + 1) % tc.ckpt_every == 0 or step + 1 == tc.steps: save(step + 1)
         if (stop_after is not None and step + 1 >= stop_after) or over(): save(step + 1); break
     model.eval()
-    return {'model': model, 'losses': losses, 'seconds': prev + time.perf_counter() - t0, 'step': len(losses)}
+    return {'model': model, 'losses': losses, 'seconds': prev + time.perf_counter() - t0, 'step': len(losses), 'loss_ref': ref}
 
 # %% ../../nbs/43_forecast_train.ipynb #ce42db08
 @torch.no_grad()
@@ -199,7 +214,7 @@ def load_forecaster(path) -> tuple:
     ck = load_checkpoint(path)
     mc = ck['config'].get('model_config')
     if mc is None: raise MathPhysError(f'{path} is not a forecaster checkpoint (no model_config)')
-    cfg = ForecasterConfig(**{k: v for k, v in mc.items() if k != 'name'})
+    cfg = config_from_dict(mc)
     model = build_model(cfg)
     model.load_state_dict({k: v.float() for k, v in ck['state_dict']['model'].items()})
     return model.eval(), cfg
@@ -207,3 +222,38 @@ def load_forecaster(path) -> tuple:
 def ship_state(model) -> dict:
     "The model's weights in float16 (half the bytes) for shipping."
     return {'model': {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}}
+
+# %% ../../nbs/43_forecast_train.ipynb #4bdb8d65
+def diagnose(cfg: ForecasterConfig, # the model to build (seeded) and measure
+             bt: dict,              # a batch from `WindowData.batch`
+             steps: int = 1,        # Adam steps before the gradient is measured
+             lr: float = 1e-3,
+             loss_norm: bool = True, # divide the MSE by persistence's on this batch (as training does)
+             seed: int = 0) -> dict:
+    "Dead ReLU channels and ConvLSTM signal/saturation at initialisation; per-parameter gradient RMS after `steps` steps."
+    from torch import nn
+    torch.manual_seed(seed); model = build_model(cfg).train()
+    acts, hs, gates = {}, {}, {}
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: acts.__setitem__(n, o.detach()))
+             for n, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    for l, c in enumerate(getattr(model, 'cells', [])):
+        hooks.append(c.register_forward_hook(lambda m, i, o, l=l: hs.__setitem__(l, o[0].detach())))
+        hooks.append(c.conv.register_forward_hook(lambda m, i, o, l=l: gates.__setitem__(l, o.detach())))
+    x, y, w = bt['x'], bt['y'][:, 0], bt['wind'][:, :cfg.past + 1]
+    with torch.no_grad(): model(x, bt['static'], w)
+    for h in hooks: h.remove()
+    x_sd = float(x[:, -1].std(dim=(1, 2, 3)).mean())
+    out = {'dead_channels': {n: float((a.amax(dim=(0, 2, 3, 4)) == 0).float().mean()) for n, a in acts.items()},
+           'convlstm_signal': [float(h.std(dim=(2, 3, 4)).mean()) / x_sd for _, h in sorted(hs.items())],
+           'gate_saturation': [float(((torch.sigmoid(g[:, :3 * g.shape[1] // 4]) - 0.5).abs() > 0.48).float().mean())
+                               for _, g in sorted(gates.items())]}
+    ref = float(((y - x[:, -1]) ** 2).mean()) if loss_norm else 1.0
+    opt = torch.optim.Adam(model.parameters(), lr=lr); losses = []
+    for s in range(steps + 1):
+        loss = torch.mean((model(x, bt['static'], w) - y) ** 2) / ref
+        opt.zero_grad(); loss.backward(); losses.append(float(loss.detach()))
+        if s < steps: opt.step()
+    rms = lambda m: math.sqrt(sum(float((p.grad ** 2).sum()) for p in m.parameters()) / sum(p.numel() for p in m.parameters()))
+    out['grad_rms'] = {n: rms(m) for n, m in model.named_children() if any(True for _ in m.parameters())}
+    out['adam_eps'] = opt.defaults['eps']; out['losses'] = losses
+    return out

@@ -19,7 +19,8 @@ from ..core import update_manifest, read_manifest
 from .registry import demo_step, benchmark, command, weights_recipe, best_time
 
 # %% auto #0
-__all__ = ['SIZES', 'RECIPE', 'EVAL', 'record_shipped', 'forecaster_weights', 'bench_forecaster', 'demo_forecaster']
+__all__ = ['SIZES', 'RECIPE', 'PREVIOUS_KEYS', 'EVAL', 'record_shipped', 'forecaster_weights', 'bench_forecaster',
+           'demo_forecaster']
 
 # %% ../../nbs/96_runs_forecast.ipynb #00592434
 SIZES = {'cpu': {'past': 4, 'res': 23, 'nz': 11}, 'full': {'past': 30, 'res': 45, 'nz': 21}}
@@ -44,6 +45,9 @@ def _train_cmd(argv) -> int:
     ap.add_argument('--past', type=int, default=None); ap.add_argument('--steps', type=int, default=300)
     ap.add_argument('--batch', type=int, default=4); ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--crop', type=int, default=None, help='train on random horizontal crops of this size (not v1)')
+    ap.add_argument('--no-skip', action='store_true', help="v2/v2wind: the seed's decoder exactly (no last-frame skip)")
+    ap.add_argument('--plain-mse', action='store_true', help='optimise the plain MSE, not the MSE over persistence\'s')
     ap.add_argument('--max-minutes', type=float, default=None, help='stop (checkpoint saved) after this wall time')
     ap.add_argument('--out', default=None, help='checkpoint path (default build/forecast/<config>.pt)')
     ap.add_argument('--resume', action='store_true', help='continue from --out')
@@ -51,8 +55,8 @@ def _train_cmd(argv) -> int:
     try:
         d = Path(a.data) if a.data else _dataset_for(a.size)
         arr = load_split(d, 'train'); nz, ny, nx = arr['c'].shape[2:]
-        cfg = ForecasterConfig(a.model, past=a.past or SIZES[a.size]['past'], nz=nz, ny=ny, nx=nx)
-        tc = TrainConfig(steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads)
+        cfg = ForecasterConfig(a.model, past=a.past or SIZES[a.size]['past'], nz=nz, ny=ny, nx=nx, **({'skip': False} if a.no_skip else {}))
+        tc = TrainConfig(steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads, crop=a.crop, loss_norm=not a.plain_mse)
         out = Path(a.out or build_dir('forecast', f'{cfg.name}.pt'))
         r = train_forecaster(cfg, tc, arr, out, resume=a.resume, max_seconds=None if a.max_minutes is None else 60 * a.max_minutes)
     except MathPhysError as e: ap.exit(2, f'error: {e}\n')
@@ -118,8 +122,9 @@ command('forecast', 'infer', help='roll a forecaster out from one window, save a
 command('forecast', 'visualize', help='slices of truth / prediction / error from an infer output')(_visualize_cmd)
 
 # %% ../../nbs/96_runs_forecast.ipynb #f0e3ce75
-RECIPE = {'v1': {'steps': 300, 'batch': 4, 'lr': 2e-3}, 'v2': {'steps': 400, 'batch': 4, 'lr': 1e-3},
-          'simvp': {'steps': 600, 'batch': 8, 'lr': 1e-3}, 'v2wind': {'steps': 400, 'batch': 4, 'lr': 1e-3}}
+RECIPE = {'v1': {'steps': 300, 'batch': 4, 'lr': 2e-3}, 'v2': {'steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1},
+          'simvp': {'steps': 600, 'batch': 8, 'lr': 1e-3}, 'v2wind': {'steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1}}
+PREVIOUS_KEYS = ('config', 'step', 'planned_steps', 'seconds', 'where', 'test_metrics')
 
 EVAL = dict(leads=(1, 3, 5, 10), stride=26)      # the same 12 test rollouts for every model
 
@@ -132,14 +137,23 @@ def record_shipped(path, test: dict, quick: bool = False) -> dict:
     ck = load_checkpoint(path); meta = ck['meta'] | {'params': ev['params'], 'metrics': ev['leads'], 'eval_windows': ev['windows']}
     save_checkpoint(path, ck['state_dict'], ck['config'], **meta)
     nz, ny, nx = cfg.nz, cfg.ny, cfg.nx
-    return {'path': f'weights/{path.name}', 'kind': 'forecaster', 'system': 'dispersion', 'model': cfg.model, 'config': cfg.name,
-            'resolution': f'{nz}x{ny}x{nx}', 'recipe': 'forecaster', 'seed': 0,
-            **{k: meta.get(k) for k in ('step', 'planned_steps', 'seconds', 'where', 'data', 'params', 'eval_windows')},
-            'test_metrics': {k: {kk: v[kk] for kk in ('mse', 'pcc', 'skill', 'fac2')} for k, v in ev['leads'].items()}}
+    e = {'path': f'weights/{path.name}', 'kind': 'forecaster', 'system': 'dispersion', 'model': cfg.model, 'config': cfg.name,
+         'resolution': f'{nz}x{ny}x{nx}', 'recipe': 'forecaster', 'seed': 0,
+         **{k: meta.get(k) for k in ('step', 'planned_steps', 'seconds', 'where', 'data', 'params', 'eval_windows')},
+         'test_metrics': {k: {kk: v[kk] for kk in ('mse', 'pcc', 'skill', 'fac2')} for k, v in ev['leads'].items()}}
+    tc = ck['config'].get('train_config') or {}
+    if 'loss_curve' in meta:
+        e['train'] = {'crop': tc.get('crop'), 'batch': tc.get('batch'), 'lr': tc.get('lr'), 'loss_norm': tc.get('loss_norm', False),
+                      'max_minutes': meta.get('max_minutes'), 'loss_curve': meta['loss_curve'],
+                      'loss_curve_is': 'mean training loss over 10 equal chunks of the run, in units of persistence MSE' if tc.get('loss_norm')
+                                       else 'mean training MSE over 10 equal chunks of the run'}
+    return e
 
 @weights_recipe('forecaster')
-def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: float = 10.0) -> list[dict]:
-    "Train, evaluate and ship the forecasters; returns the manifest entries (written only when not quick)."
+def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: float | None = None) -> list[dict]:
+    """Train, evaluate and ship the forecasters; returns the manifest entries (written only when not quick).
+    Each model trains for its recipe's steps or `max_minutes` (default: its recipe's `minutes`, else 10) of wall time.
+    When a model's architecture changed, the entry keeps the replaced one's record under `replaces`."""
     import tempfile, platform
     from mathphys_nb.forecast.models import ForecasterConfig
     from mathphys_nb.forecast.train import TrainConfig, train_forecaster, load_split, ship_state, tiny_dispersion_dataset
@@ -153,16 +167,22 @@ def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: f
             cfg = ForecasterConfig(m, past=2 if quick else SIZES['cpu']['past'], nz=nz, ny=ny, nx=nx,
                                    **({'hidden': 4, 'latent': 16, 'heads': 2, 'ff': 16} if quick else {}))
             tc = TrainConfig(steps=2 if quick else r['steps'], batch=2 if quick else r['batch'], seed=0, lr=r['lr'],
-                             crop=(6 if quick else r['crop']) if 'crop' in r else None)
+                             crop=(6 if quick else r['crop']) if 'crop' in r else None, threads=r.get('threads', 2))
+            minutes = max_minutes if max_minutes is not None else r.get('minutes', 10.0)
             ck = Path(tmp.name if quick else build_dir('forecast', create=True)) / f'{cfg.name}.ckpt.pt'
-            res = train_forecaster(cfg, tc, train, ck, resume=ck.exists(), max_seconds=60 * max_minutes)
+            res = train_forecaster(cfg, tc, train, ck, resume=ck.exists(), max_seconds=60 * minutes)
             name = f'forecast_{m}'
             path = out_dir / f'{name}.pt'
-            meta = dict(step=res['step'], planned_steps=tc.steps, seconds=round(res['seconds'], 1),
-                        where=f'{platform.machine()} CPU, {tc.threads} threads (shared machine)', dtype='float16',
+            L = np.asarray(res['losses']); chunks = np.array_split(L, min(10, len(L)))
+            meta = dict(step=res['step'], planned_steps=tc.steps, seconds=round(res['seconds'], 1), max_minutes=minutes,
+                        where=f'{platform.machine()} CPU, {tc.threads} thread{"s" if tc.threads > 1 else ""}, nice {os.nice(0)} (machine shared with other trainings)',
+                        dtype='float16', loss_ref=res['loss_ref'], loss_curve=[round(float(c.mean()), 4) for c in chunks],
                         data=f"{d.name}: mathphys data make dispersion --n-traj 60 --res {nx} --set nz={nz} (seeds 0-59)")
             save_checkpoint(path, ship_state(res['model']), {'model_config': cfg.to_dict(), 'train_config': vars(tc)}, **meta)
             e = record_shipped(path, test, quick)
+            old = read_manifest().get(name) if not quick else None
+            if old and old.get('config') != e['config']: e['replaces'] = {k: old.get(k) for k in PREVIOUS_KEYS}
+            elif old and 'replaces' in old: e['replaces'] = old['replaces']
             if not quick: update_manifest(name, e)
             entries.append(e)
     finally:
@@ -233,7 +253,8 @@ def _plume_rows(sizes=((23, 11), (45, 21))) -> list[dict]:
 @demo_step('forecaster')
 def demo_forecaster(report, quick: bool = True, ctx=None):
     from mathphys_nb.forecast.compare import (shipped_forecasters, shipped_record, comparison_table, claim_verdicts,
-                                              verdict_text, lead_figure, slice_figure, forecast_case)
+                                              verdict_text, lead_figure, slice_figure, forecast_case, simulated_split,
+                                              extrapolation_record, against_bar)
     from mathphys_nb.forecast.dispersion import dispersion
     from mathphys_nb.forecast.train import load_forecaster, WindowData, rollout, evaluate, load_split
     report.section('3D pollutant forecaster: the simulator and v1 vs v2')
@@ -252,7 +273,10 @@ def demo_forecaster(report, quick: bool = True, ctx=None):
     report.table(comparison_table(records), 'autoregressive rollouts at leads 1, 3, 5, 10 frames (120 s each)')
     report.table(claim_verdicts(records['v1'], records['v2']), "the seed's claims, measured")
     report.text(verdict_text(records))
-    report.figure(lead_figure(records), 'metric against lead time; dashed: persistence')
+    extra = extrapolation_record(simulated_split(), past=load_forecaster(ships['v2'])[1].past, **EVAL)
+    report.table(against_bar(records, extra), 'a second bar: extrapolating the last change, log1p(c) next = 2 last - previous '
+                 '(no parameters; the same 12 test rollouts, the test scenarios simulated again)')
+    report.figure(lead_figure(records | {'extrapolation': extra}), 'metric against lead time; dashed: persistence')
     case = forecast_case(seed=54, leads=10, models=('v1', 'v2'))
     truth, preds = case.pop('truth'), case
     for lead in (1, 10):
