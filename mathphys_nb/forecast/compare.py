@@ -171,7 +171,7 @@ def verdict_text(records: dict, tie: float = 0.01) -> str:
         else: lines.append(f"{m}: worse than persistence at every lead (best skill {max(sk.values()):+.4f}).")
     return '\n'.join(lines)
 
-# %% ../../nbs/44_forecast_compare.ipynb #499e51fa
+# %% ../../nbs/44_forecast_compare.ipynb #db392994
 def simulated_split(seeds=range(54, 60), # scenarios of the `dispersion` simulator (54-59: the CPU dataset's test split)
                     n: int = 23, nz: int = 11) -> dict:
     "The arrays `load_split` returns, for scenarios simulated now (no dataset on disk needed)."
@@ -192,7 +192,7 @@ def extrapolation_record(arrays: dict, # a split, e.g. from `simulated_split` or
     if past < 2: raise MathPhysError(f'extrapolation needs at least 2 past frames, got {past}')
     return evaluate(Extrapolation(), SimpleNamespace(past=past, name='extrapolation'), arrays, **eval_kw)
 
-# %% ../../nbs/44_forecast_compare.ipynb #dfe3c770
+# %% ../../nbs/44_forecast_compare.ipynb #12e61763
 def against_bar(records: dict, bar: dict, bar_name: str = 'extrapolation') -> list[dict]:
     "Each model's skill (over persistence) next to the bar's at every lead, and whether the model beats the bar."
     rows = []

@@ -122,7 +122,7 @@ def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | 
     `stop_after` ends the run after that step (to test resuming), `max_seconds` once the run's total wall time
     (over all resumed sessions) exceeds it (the checkpoint is saved); the learning rate then decays over that budget.
     With `tc.loss_norm` the loss is the MSE over persistence's (`loss_ref`): 1 at the start of a residual model.
-    Returns model, losses, seconds, step, loss_ref."""
+    Returns model, losses, persistence (each batch's persistence loss, same unit), seconds, step, loss_ref."""
     torch.set_num_threads(tc.threads)
     if isinstance(data, dict): data = WindowData(data, cfg.past, 1)
     if tc.crop and (cfg.model == 'v1' or tc.crop > min(cfg.ny, cfg.nx)):
@@ -131,18 +131,19 @@ def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | 
     if not ref > 0: raise MathPhysError('the training windows never change (persistence MSE 0): nothing to learn')
     seed_everything(tc.seed)
     model = build_model(cfg); opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
-    start, losses, prev = 0, [], 0.0
+    start, losses, pers, prev = 0, [], [], 0.0
     if resume:
         if ckpt is None or not Path(ckpt).exists(): raise MathPhysError(f'cannot resume: no checkpoint at {ckpt}')
         ck = load_checkpoint(ckpt)
         if ck['config'].get('model_config', {}).get('name') != cfg.name: raise MathPhysError(f"checkpoint {ckpt} holds {ck['config'].get('model_config', {}).get('name')}, not {cfg.name}")
         model.load_state_dict(ck['state_dict']['model']); opt.load_state_dict(ck['state_dict']['optimizer'])
         torch.set_rng_state(ck['state_dict']['torch_rng']); start = int(ck['meta']['step']); losses = list(ck['meta'].get('losses', []))
+        pers = list(ck['meta'].get('persistence', []))
         prev = float(ck['meta'].get('seconds', 0.0))
     def save(step):
         if ckpt is None: return
         save_checkpoint(ckpt, {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'torch_rng': torch.get_rng_state()},
-                        {'model_config': cfg.to_dict(), 'train_config': asdict(tc)}, step=step, losses=losses, params=n_params(model),
+                        {'model_config': cfg.to_dict(), 'train_config': asdict(tc)}, step=step, losses=losses, persistence=pers, params=n_params(model),
                         seconds=prev + time.perf_counter() - t0, loss_ref=ref)
     model.train(); t0 = time.perf_counter()
     bar = progress(range(start, tc.steps), desc=desc or f'train {cfg.name}', total=tc.steps, initial=start)
@@ -159,11 +160,12 @@ def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | 
         for gp in opt.param_groups: gp['lr'] = _lr(tc, step, frac)
         loss = torch.mean((model(bt['x'], bt['static'], bt['wind'][:, :cfg.past + 1]) - bt['y'][:, 0]) ** 2) / ref
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
-        losses.append(loss.item()); bar.set_postfix(loss=f'{losses[-1]:.4f}')
+        losses.append(loss.item()); pers.append(float(torch.mean((bt['x'][:, -1] - bt['y'][:, 0]) ** 2)) / ref); bar.set_postfix(loss=f'{losses[-1]:.4f}')
         if (step + 1) % tc.ckpt_every == 0 or step + 1 == tc.steps: save(step + 1)
         if (stop_after is not None and step + 1 >= stop_after) or over(): save(step + 1); break
     model.eval()
-    return {'model': model, 'losses': losses, 'seconds': prev + time.perf_counter() - t0, 'step': len(losses), 'loss_ref': ref}
+    return {'model': model, 'losses': losses, 'persistence': pers, 'seconds': prev + time.perf_counter() - t0, 'step': len(losses),
+            'loss_ref': ref}
 
 # %% ../../nbs/43_forecast_train.ipynb #ce42db08
 @torch.no_grad()
@@ -223,7 +225,7 @@ def ship_state(model) -> dict:
     "The model's weights in float16 (half the bytes) for shipping."
     return {'model': {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}}
 
-# %% ../../nbs/43_forecast_train.ipynb #4bdb8d65
+# %% ../../nbs/43_forecast_train.ipynb #e361ffb2
 def diagnose(cfg: ForecasterConfig, # the model to build (seeded) and measure
              bt: dict,              # a batch from `WindowData.batch`
              steps: int = 1,        # Adam steps before the gradient is measured

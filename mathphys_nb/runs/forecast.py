@@ -145,8 +145,7 @@ def record_shipped(path, test: dict, quick: bool = False) -> dict:
     if 'loss_curve' in meta:
         e['train'] = {'crop': tc.get('crop'), 'batch': tc.get('batch'), 'lr': tc.get('lr'), 'loss_norm': tc.get('loss_norm', False),
                       'max_minutes': meta.get('max_minutes'), 'loss_curve': meta['loss_curve'],
-                      'loss_curve_is': 'mean training loss over 10 equal chunks of the run, in units of persistence MSE' if tc.get('loss_norm')
-                                       else 'mean training MSE over 10 equal chunks of the run'}
+                      'loss_curve_is': meta.get('loss_curve_is', 'training MSE over persistence MSE on the same batches, 10 equal chunks of the run')}
     return e
 
 @weights_recipe('forecaster')
@@ -173,10 +172,12 @@ def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: f
             res = train_forecaster(cfg, tc, train, ck, resume=ck.exists(), max_seconds=60 * minutes)
             name = f'forecast_{m}'
             path = out_dir / f'{name}.pt'
-            L = np.asarray(res['losses']); chunks = np.array_split(L, min(10, len(L)))
+            L, Pb = np.asarray(res['losses']), np.asarray(res['persistence'])
+            chunks = [(l.sum() / max(p.sum(), 1e-30)) for l, p in zip(np.array_split(L, min(10, len(L))), np.array_split(Pb, min(10, len(L))))]
             meta = dict(step=res['step'], planned_steps=tc.steps, seconds=round(res['seconds'], 1), max_minutes=minutes,
                         where=f'{platform.machine()} CPU, {tc.threads} thread{"s" if tc.threads > 1 else ""}, nice {os.nice(0)} (machine shared with other trainings)',
-                        dtype='float16', loss_ref=res['loss_ref'], loss_curve=[round(float(c.mean()), 4) for c in chunks],
+                        dtype='float16', loss_ref=res['loss_ref'], loss_curve=[round(float(c), 4) for c in chunks],
+                        loss_curve_is='training MSE over persistence MSE on the same batches, 10 equal chunks of the run',
                         data=f"{d.name}: mathphys data make dispersion --n-traj 60 --res {nx} --set nz={nz} (seeds 0-59)")
             save_checkpoint(path, ship_state(res['model']), {'model_config': cfg.to_dict(), 'train_config': vars(tc)}, **meta)
             e = record_shipped(path, test, quick)
