@@ -217,13 +217,9 @@ def shipped(kind: str = 'emulator') -> dict:
     return {n: e for n, e in read_manifest().items() if e.get('kind') == kind and (data_dir() / e['path']).exists()}
 
 def load_shipped(name: str):
-    "The shipped emulator `name`, refusing it when its autoencoder's file changed since it was trained."
-    from mathphys_nb.emulator.rollout import Emulator
-    e = shipped()[name]; want = e.get('autoencoder_sha256')
-    if want and file_sha256(resolve_ae(e['autoencoder'])) != want:
-        raise MathPhysError(f"{name} was trained on another version of {e['autoencoder']} (its latent space changed): "
-                            "retrain it with `mathphys weights --only emulator`")
-    return Emulator.load(data_dir() / e['path'])
+    "The shipped emulator `name` (the library's `emulator.rollout.load_shipped`, which checks its autoencoder's SHA-256)."
+    from mathphys_nb.emulator.rollout import load_shipped as load
+    return load(name)
 
 def evaluate_shipped(name: str, context: int = 1, members: int = 8, sampler_steps: int = 16, leads: int = 100,
                      max_traj: int | None = None, seed: int = 0, quick: bool = False) -> dict:
@@ -405,30 +401,11 @@ def bench_emulator(quick: bool = False) -> list[dict]:
 
 # %% ../../nbs/95_runs_emulator.ipynb #c7890c67
 def sim_frames(res, names: list) -> np.ndarray:
-    "A SimResult's fields as (T, F, H, W) frames in the channel order `names` and the Well's axis order (x, y)."
-    out = []
-    for n in names:
-        if n in res.fields: out.append(res.fields[n])
-        else:
-            base, comp = n.rsplit('_', 1); out.append(res.fields[base][..., 'xy'.index(comp)])
-    return np.ascontiguousarray(np.swapaxes(np.stack(out, 1), -1, -2), dtype=np.float32)
+    "The library's `emulator.rollout.sim_frames` (a SimResult's fields as (T, F, H, W) frames in the codec's channel order)."
+    from mathphys_nb.emulator.rollout import sim_frames as frames
+    return frames(res, names)
 
-def learner_rollout(name: str,            # a shipped emulator
-                    sim_params: dict,     # parameters of its simulation chosen by the learner (e.g. {'seed': 7})
-                    steps: int = 20, members: int = 4, sampler_steps: int = 16, seed: int = 0) -> dict:
-    "Simulate from the learner's parameters and emulate from the first frame: {'truth', 'forecast', 'vrmse', 'persistence'}."
-    from mathphys_nb.emulator.training import EMULATION_DATA
-    from mathphys_nb.emulator.rollout import Emulator, rollout
-    from mathphys_nb.physics.simulation import run_simulation
-    from mathphys_nb.well.data import ALIASES
-    from mathphys_nb.emulator.rollout import lead_vrmse
-    ae, data_name, kind = SHIPPED_EMULATORS[name]; r = EMULATION_DATA[data_name]
-    emu = load_shipped(name)
-    dt = r['params']['t_end'] / (r['params']['n_frames'] - 1)
-    res = run_simulation(ALIASES.get(r['simulation'], r['simulation']), n=r['res'], t_end=dt * steps, n_frames=steps + 1, **sim_params)
-    truth = sim_frames(res, emu.codec.names)
-    p = {**res.params, **{f'periodic_{a}': float(res.params.get('bc', 'periodic') == 'periodic') for a in 'xy'}}
-    params = np.float32([p[n] for n in emu.config['param_names']])
-    fc = emu.forecast(truth[:1], steps, members if kind == 'diffusion' else 1, sampler_steps, params, seed)
-    return {'truth': truth[1:], 'forecast': fc, 'vrmse': lead_vrmse(fc.mean(0)[None], truth[None, 1:]),
-            'persistence': lead_vrmse(np.repeat(truth[None, :1], steps, 1), truth[None, 1:]), 'emulator': name}
+def learner_rollout(name: str, sim_params: dict, steps: int = 20, members: int = 4, sampler_steps: int = 16, seed: int = 0) -> dict:
+    "The library's `emulator.rollout.learner_rollout`: simulate from the learner's parameters and emulate from the first frame."
+    from mathphys_nb.emulator.rollout import learner_rollout as run
+    return run(name, sim_params, steps, members, sampler_steps, seed)
