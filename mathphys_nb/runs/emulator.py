@@ -25,7 +25,7 @@ __all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'set_threads', 'resolve_ae', 'f
            'solver_seconds_per_frame', 'train_emulator_command', 'eval_emulator_command', 'machine', 'export_emulator',
            'build_shipped_emulator', 'emulator_weights', 'shipped', 'load_shipped', 'evaluate_shipped', 'table_rows',
            'plot_rollouts', 'plot_error_vs_lead', 'animate_rollouts', 'demo_emulator', 'quantized', 'state_bytes',
-           'bench_emulator', 'sim_frames', 'learner_rollout']
+           'bench_emulator', 'sim_frames', 'learner_rollout', 'bench_emulator_onnx']
 
 # %% ../../nbs/95_runs_emulator.ipynb #d6530135
 def set_threads(n: int | None = None) -> int:
@@ -409,3 +409,49 @@ def learner_rollout(name: str, sim_params: dict, steps: int = 20, members: int =
     "The library's `emulator.rollout.learner_rollout`: simulate from the learner's parameters and emulate from the first frame."
     from mathphys_nb.emulator.rollout import learner_rollout as run
     return run(name, sim_params, steps, members, sampler_steps, seed)
+
+# %% ../../nbs/95_runs_emulator.ipynb #091c093b
+def _vrmse_20(emu, frames, prm, members: int, steps: int, leads: int) -> float:
+    from mathphys_nb.emulator.rollout import evaluate_rollouts
+    return float(np.mean(evaluate_rollouts(emu, frames, prm, 1, members, steps, leads)['vrmse']))
+
+@benchmark('emulator_onnx')
+def bench_emulator_onnx(quick: bool = False) -> list[dict]:
+    "ONNX (onnxruntime) float32 and int8 against torch float32: VRMSE leads 1–20, seconds per frame and bytes, one run."
+    import tempfile
+    import torch
+    from mathphys_nb.emulator.training import make_emulation_data, dataset_params
+    from mathphys_nb.emulator.rollout import rollout
+    from mathphys_nb.emulator.ae_data import load_frames
+    from mathphys_nb.emulator.onnx import export_onnx, quantize_onnx, OnnxEmulator, onnx_bytes
+    pairs = {k: v for k, v in _pairs().items() if 'euler' in k}
+    if not pairs: return [{'case': 'no shipped Euler emulator (run make weights)', 'value': float('nan'), 'unit': 's/frame'}]
+    label, kinds = next(iter(pairs.items()))
+    data = make_emulation_data(SHIPPED_EMULATORS[next(iter(kinds.values()))][1], quick=quick)
+    fr = load_frames(data, 'test', max_traj=1 if quick else None); names, prm_all = dataset_params(data, 'test')
+    K, leads, rep = (4, 8, 1) if quick else (16, 20, 3)
+    threads = torch.get_num_threads(); rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, name in kinds.items():
+            emu = load_shipped(name); prm = emu.select_params(names, prm_all)[:len(fr.data)]
+            t0 = time.perf_counter(); d = export_onnx(emu, Path(tmp) / name); t_export = time.perf_counter() - t0
+            dq = quantize_onnx(d, Path(tmp) / f'{name}_int8')
+            runs = {'torch fp32': emu, 'onnx fp32': OnnxEmulator.load(d, threads), 'onnx int8': OnnxEmulator.load(dq, threads)}
+            steps = 16 if kind == 'diffusion' else 1; M = (4 if quick else 8) if kind == 'diffusion' else 1
+            v = {k: _vrmse_20(e, fr.data, prm, M, steps, leads) for k, e in runs.items()}
+            z = emu.encode(fr.data[:1, :1]).repeat(1 if kind == 'diffusion' else K, 1, 1, 1, 1)
+            def per_frame(e):   # batched rollout (K members, or K copies for the deterministic model) + decoding
+                p = e.params_for(len(z), prm[0])
+                return best_time(lambda: e.decode(rollout(e.model, z, leads, p, K if kind == 'diffusion' else 1, steps)), repeat=rep) / (K * leads)
+            t = {k: per_frame(e) for k, e in runs.items()}
+            torch_bytes = state_bytes(emu.model) + state_bytes(emu.codec.model.decoder)
+            for k in ('onnx fp32', 'onnx int8'):
+                ob = onnx_bytes(d if k == 'onnx fp32' else dq); nb = ob['denoiser'] + ob['decoder']
+                dv = 100 * (v[k] / v['torch fp32'] - 1)
+                rows.append({'case': f'{name} {k} (onnxruntime), {steps} steps, batch {K}', 'value': t[k], 'unit': 's/frame',
+                             'baseline': t['torch fp32'], 'ratio': t['torch fp32'] / t[k],
+                             'note': f'VRMSE leads 1–{leads}: {v[k]:.4f} vs torch fp32 {v["torch fp32"]:.4f} ({dv:+.2f} %, goal within 10 %: '
+                                     f'{"met" if abs(dv) <= 10 else "NOT met"}); network+decoder bytes {nb} vs torch fp32 {torch_bytes} '
+                                     f'({nb / torch_bytes:.2f}×); ratio = torch time / ONNX time; {threads} thread(s); best of {rep}'
+                                     + (f'; export took {t_export:.0f} s' if k == 'onnx fp32' else '')})
+    return rows
