@@ -25,7 +25,8 @@ __all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'set_threads', 'resolve_ae', 'f
            'solver_seconds_per_frame', 'train_emulator_command', 'eval_emulator_command', 'machine', 'export_emulator',
            'build_shipped_emulator', 'emulator_weights', 'shipped', 'load_shipped', 'evaluate_shipped', 'table_rows',
            'plot_rollouts', 'plot_error_vs_lead', 'animate_rollouts', 'demo_emulator', 'quantized', 'state_bytes',
-           'bench_emulator', 'sim_frames', 'learner_rollout', 'bench_emulator_onnx']
+           'bench_emulator', 'sim_frames', 'learner_rollout', 'onnx_compare', 'bench_emulator_onnx',
+           'demo_emulator_onnx']
 
 # %% ../../nbs/95_runs_emulator.ipynb #d6530135
 def set_threads(n: int | None = None) -> int:
@@ -411,47 +412,82 @@ def learner_rollout(name: str, sim_params: dict, steps: int = 20, members: int =
     return run(name, sim_params, steps, members, sampler_steps, seed)
 
 # %% ../../nbs/95_runs_emulator.ipynb #091c093b
-def _vrmse_20(emu, frames, prm, members: int, steps: int, leads: int) -> float:
-    from mathphys_nb.emulator.rollout import evaluate_rollouts
-    return float(np.mean(evaluate_rollouts(emu, frames, prm, 1, members, steps, leads)['vrmse']))
+def onnx_compare(name: str,            # a shipped emulator
+                 frames: np.ndarray,   # (n, T, F, H, W) test trajectories (physical)
+                 prm: np.ndarray,      # (n, P') their parameters as the dataset stores them
+                 param_names: list,    # the dataset's parameter names
+                 members: int = 8,     # ensemble members for the VRMSE (diffusion)
+                 batch: int = 16,      # rollouts per timed call (members, or copies of the deterministic rollout)
+                 leads: int = 20, repeat: int = 3, encoder: bool = True) -> dict:
+    "Export `name` to ONNX (float32 and int8) and measure torch fp32, onnx fp32, onnx int8 in one run: VRMSE, s/frame, bytes."
+    import tempfile
+    import torch
+    from mathphys_nb.emulator.rollout import rollout, evaluate_rollouts
+    from mathphys_nb.emulator.onnx import export_onnx, quantize_onnx, OnnxEmulator, onnx_bytes
+    emu = load_shipped(name); prm = emu.select_params(param_names, prm)[:len(frames)]
+    diffusion = emu.kind == 'diffusion'; steps = 16 if diffusion else 1; threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter(); d = export_onnx(emu, Path(tmp) / name, encoder=encoder); t_export = time.perf_counter() - t0
+        dq = quantize_onnx(d, Path(tmp) / f'{name}_int8')
+        runs = {'torch fp32': emu, 'onnx fp32': OnnxEmulator.load(d, threads), 'onnx int8': OnnxEmulator.load(dq, threads)}
+        z0 = emu.encode(frames[:, :1])                      # the same encoded context for every runtime (torch encoder)
+        def vrmse(e):
+            if encoder: return float(np.mean(evaluate_rollouts(e, frames, prm, 1, members if diffusion else 1, steps, leads)['vrmse']))
+            from mathphys_nb.emulator.rollout import lead_vrmse
+            r = e.decode(rollout(e.model, z0, leads, e.params_for(len(z0), prm), members if diffusion else 1, steps, torch.Generator().manual_seed(0)))
+            return float(np.mean(lead_vrmse(r.mean(1), frames[:, 1:1 + leads])))
+        z = z0[:1].repeat(1 if diffusion else batch, 1, 1, 1, 1)
+        def per_frame(e):   # batched rollout + decoding, seconds per generated frame
+            p = e.params_for(len(z), prm[0])
+            return best_time(lambda: e.decode(rollout(e.model, z, leads, p, batch if diffusion else 1, steps)), repeat=repeat) / (batch * leads)
+        out = {'name': name, 'kind': emu.kind, 'steps': steps, 'batch': batch, 'leads': leads, 'threads': threads, 'repeat': repeat,
+               'members': members if diffusion else 1, 'export_seconds': t_export,
+               'vrmse': {k: vrmse(e) for k, e in runs.items()}, 'seconds_per_frame': {k: per_frame(e) for k, e in runs.items()},
+               'bytes': {'torch fp32': state_bytes(emu.model) + state_bytes(emu.codec.model.decoder),
+                         **{k: sum(v for n, v in onnx_bytes(f).items() if n != 'encoder') for k, f in (('onnx fp32', d), ('onnx int8', dq))}}}
+    return out
 
 @benchmark('emulator_onnx')
 def bench_emulator_onnx(quick: bool = False) -> list[dict]:
     "ONNX (onnxruntime) float32 and int8 against torch float32: VRMSE leads 1–20, seconds per frame and bytes, one run."
-    import tempfile
-    import torch
     from mathphys_nb.emulator.training import make_emulation_data, dataset_params
-    from mathphys_nb.emulator.rollout import rollout
     from mathphys_nb.emulator.ae_data import load_frames
-    from mathphys_nb.emulator.onnx import export_onnx, quantize_onnx, OnnxEmulator, onnx_bytes
     pairs = {k: v for k, v in _pairs().items() if 'euler' in k}
     if not pairs: return [{'case': 'no shipped Euler emulator (run make weights)', 'value': float('nan'), 'unit': 's/frame'}]
     label, kinds = next(iter(pairs.items()))
     data = make_emulation_data(SHIPPED_EMULATORS[next(iter(kinds.values()))][1], quick=quick)
-    fr = load_frames(data, 'test', max_traj=1 if quick else None); names, prm_all = dataset_params(data, 'test')
-    K, leads, rep = (4, 8, 1) if quick else (16, 20, 3)
-    threads = torch.get_num_threads(); rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for kind, name in kinds.items():
-            emu = load_shipped(name); prm = emu.select_params(names, prm_all)[:len(fr.data)]
-            t0 = time.perf_counter(); d = export_onnx(emu, Path(tmp) / name); t_export = time.perf_counter() - t0
-            dq = quantize_onnx(d, Path(tmp) / f'{name}_int8')
-            runs = {'torch fp32': emu, 'onnx fp32': OnnxEmulator.load(d, threads), 'onnx int8': OnnxEmulator.load(dq, threads)}
-            steps = 16 if kind == 'diffusion' else 1; M = (4 if quick else 8) if kind == 'diffusion' else 1
-            v = {k: _vrmse_20(e, fr.data, prm, M, steps, leads) for k, e in runs.items()}
-            z = emu.encode(fr.data[:1, :1]).repeat(1 if kind == 'diffusion' else K, 1, 1, 1, 1)
-            def per_frame(e):   # batched rollout (K members, or K copies for the deterministic model) + decoding
-                p = e.params_for(len(z), prm[0])
-                return best_time(lambda: e.decode(rollout(e.model, z, leads, p, K if kind == 'diffusion' else 1, steps)), repeat=rep) / (K * leads)
-            t = {k: per_frame(e) for k, e in runs.items()}
-            torch_bytes = state_bytes(emu.model) + state_bytes(emu.codec.model.decoder)
-            for k in ('onnx fp32', 'onnx int8'):
-                ob = onnx_bytes(d if k == 'onnx fp32' else dq); nb = ob['denoiser'] + ob['decoder']
-                dv = 100 * (v[k] / v['torch fp32'] - 1)
-                rows.append({'case': f'{name} {k} (onnxruntime), {steps} steps, batch {K}', 'value': t[k], 'unit': 's/frame',
-                             'baseline': t['torch fp32'], 'ratio': t['torch fp32'] / t[k],
-                             'note': f'VRMSE leads 1–{leads}: {v[k]:.4f} vs torch fp32 {v["torch fp32"]:.4f} ({dv:+.2f} %, goal within 10 %: '
-                                     f'{"met" if abs(dv) <= 10 else "NOT met"}); network+decoder bytes {nb} vs torch fp32 {torch_bytes} '
-                                     f'({nb / torch_bytes:.2f}×); ratio = torch time / ONNX time; {threads} thread(s); best of {rep}'
-                                     + (f'; export took {t_export:.0f} s' if k == 'onnx fp32' else '')})
+    fr = load_frames(data, 'test', max_traj=1 if quick else None); names, prm = dataset_params(data, 'test')
+    rows = []
+    for kind, name in kinds.items():
+        c = onnx_compare(name, fr.data, prm, names, **(dict(members=4, batch=4, leads=8, repeat=1) if quick else {}))
+        v, t, b = c['vrmse'], c['seconds_per_frame'], c['bytes']
+        for k in ('onnx fp32', 'onnx int8'):
+            dv = 100 * (v[k] / v['torch fp32'] - 1)
+            rows.append({'case': f"{name} {k} (onnxruntime), {c['steps']} steps, batch {c['batch']}", 'value': t[k], 'unit': 's/frame',
+                         'baseline': t['torch fp32'], 'ratio': t['torch fp32'] / t[k],
+                         'note': f"VRMSE leads 1–{c['leads']} ({c['members']} members, {len(fr.data)} test trajectories): {v[k]:.4f} vs torch fp32 "
+                                 f"{v['torch fp32']:.4f} ({dv:+.2f} %, goal within 10 %: {'met' if abs(dv) <= 10 else 'NOT met'}); "
+                                 f"network+decoder bytes {b[k]} vs torch fp32 state dicts {b['torch fp32']} ({b[k] / b['torch fp32']:.2f}×); "
+                                 f"ratio = torch time / ONNX time; {c['threads']} thread(s) each; best of {c['repeat']}"
+                                 + (f"; export took {c['export_seconds']:.0f} s" if k == 'onnx fp32' else '')})
     return rows
+
+@demo_step('emulator_onnx')
+def demo_emulator_onnx(report, quick: bool = True):
+    "The shipped deterministic Euler emulator exported to ONNX and rolled out by onnxruntime (float32 and int8) beside torch."
+    from mathphys_nb.emulator.training import make_emulation_data, dataset_params
+    from mathphys_nb.emulator.ae_data import load_frames
+    pairs = {k: v for k, v in _pairs().items() if 'euler' in k and 'deterministic' in v}
+    report.section('The emulator for delivery: ONNX and onnxruntime')
+    if not pairs: report.text('No shipped Euler emulator (run `make weights`).'); return
+    name = next(iter(pairs.values()))['deterministic']
+    data = make_emulation_data(SHIPPED_EMULATORS[name][1], quick=True)
+    fr = load_frames(data, 'test', max_traj=1); names, prm = dataset_params(data, 'test')
+    c = onnx_compare(name, fr.data, prm, names, batch=16, leads=20, repeat=1, encoder=False)
+    report.table([{'runtime': k, f"VRMSE leads 1–{c['leads']}": round(c['vrmse'][k], 4),
+                   'vs torch': f"{100 * (c['vrmse'][k] / c['vrmse']['torch fp32'] - 1):+.2f} %",
+                   's/frame (batch 16, one timing)': round(c['seconds_per_frame'][k], 5), 'network+decoder bytes': c['bytes'][k]}
+                  for k in c['vrmse']],
+                 f"{name}: the same rollout in torch and in onnxruntime ({c['threads']} thread(s)); export with "
+                 "`mathphys_nb.emulator.onnx.export_onnx`, int8 = onnxruntime's dynamic quantization of the network's matrix products; "
+                 "timed best of 3 in `make bench` (emulator_onnx)")
