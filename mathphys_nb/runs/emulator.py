@@ -419,7 +419,7 @@ def onnx_compare(name: str,            # a shipped emulator
                  members: int = 8,     # ensemble members for the VRMSE (diffusion)
                  batch: int = 16,      # rollouts per timed call (members, or copies of the deterministic rollout)
                  leads: int = 20, repeat: int = 3, encoder: bool = True) -> dict:
-    "Export `name` to ONNX (float32 and int8) and measure torch fp32, onnx fp32, onnx int8 in one run: VRMSE, s/frame, bytes."
+    "Export `name` to ONNX (float32, int8 network, int8 network + decoder) and measure each beside torch fp32 in one run: VRMSE, AE floor, s/frame, bytes."
     import tempfile
     import torch
     from mathphys_nb.emulator.rollout import rollout, evaluate_rollouts
@@ -428,23 +428,29 @@ def onnx_compare(name: str,            # a shipped emulator
     diffusion = emu.kind == 'diffusion'; steps = 16 if diffusion else 1; threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter(); d = export_onnx(emu, Path(tmp) / name, encoder=encoder); t_export = time.perf_counter() - t0
-        dq = quantize_onnx(d, Path(tmp) / f'{name}_int8')
-        runs = {'torch fp32': emu, 'onnx fp32': OnnxEmulator.load(d, threads), 'onnx int8': OnnxEmulator.load(dq, threads)}
+        dq = quantize_onnx(d, Path(tmp) / f'{name}_int8'); dqd = quantize_onnx(d, Path(tmp) / f'{name}_int8_dec', decoder=True)
+        folders = {'onnx fp32': d, 'onnx int8': dq, 'onnx int8 + int8 decoder': dqd}
+        runs = {'torch fp32': emu, **{k: OnnxEmulator.load(f, threads) for k, f in folders.items()}}
         z0 = emu.encode(frames[:, :1])                      # the same encoded context for every runtime (torch encoder)
-        def vrmse(e):
-            if encoder: return float(np.mean(evaluate_rollouts(e, frames, prm, 1, members if diffusion else 1, steps, leads)['vrmse']))
+        def vrmse(e):   # (rollout VRMSE, autoencoder floor VRMSE), leads 1..leads
+            if encoder:
+                ev = evaluate_rollouts(e, frames, prm, 1, members if diffusion else 1, steps, leads)
+                return float(np.mean(ev['vrmse'])), float(np.mean(ev['autoencoder']))
             from mathphys_nb.emulator.rollout import lead_vrmse
             r = e.decode(rollout(e.model, z0, leads, e.params_for(len(z0), prm), members if diffusion else 1, steps, torch.Generator().manual_seed(0)))
-            return float(np.mean(lead_vrmse(r.mean(1), frames[:, 1:1 + leads])))
+            truth = frames[:, 1:1 + leads]
+            return float(np.mean(lead_vrmse(r.mean(1), truth))), float(np.mean(lead_vrmse(e.decode(emu.encode(truth)), truth)))
         z = z0[:1].repeat(1 if diffusion else batch, 1, 1, 1, 1)
         def per_frame(e):   # batched rollout + decoding, seconds per generated frame
             p = e.params_for(len(z), prm[0])
             return best_time(lambda: e.decode(rollout(e.model, z, leads, p, batch if diffusion else 1, steps)), repeat=repeat) / (batch * leads)
         out = {'name': name, 'kind': emu.kind, 'steps': steps, 'batch': batch, 'leads': leads, 'threads': threads, 'repeat': repeat,
                'members': members if diffusion else 1, 'export_seconds': t_export,
-               'vrmse': {k: vrmse(e) for k, e in runs.items()}, 'seconds_per_frame': {k: per_frame(e) for k, e in runs.items()},
+               'seconds_per_frame': {k: per_frame(e) for k, e in runs.items()},
                'bytes': {'torch fp32': state_bytes(emu.model) + state_bytes(emu.codec.model.decoder),
-                         **{k: sum(v for n, v in onnx_bytes(f).items() if n != 'encoder') for k, f in (('onnx fp32', d), ('onnx int8', dq))}}}
+                         **{k: sum(v for n, v in onnx_bytes(f).items() if n != 'encoder') for k, f in folders.items()}}}
+        ev = {k: vrmse(e) for k, e in runs.items()}
+        out['vrmse'], out['floor'] = {k: v[0] for k, v in ev.items()}, {k: v[1] for k, v in ev.items()}
     return out
 
 @benchmark('emulator_onnx')
@@ -460,13 +466,14 @@ def bench_emulator_onnx(quick: bool = False) -> list[dict]:
     rows = []
     for kind, name in kinds.items():
         c = onnx_compare(name, fr.data, prm, names, **(dict(members=4, batch=4, leads=8, repeat=1) if quick else {}))
-        v, t, b = c['vrmse'], c['seconds_per_frame'], c['bytes']
-        for k in ('onnx fp32', 'onnx int8'):
+        v, t, b, fl = c['vrmse'], c['seconds_per_frame'], c['bytes'], c['floor']
+        for k in ('onnx fp32', 'onnx int8', 'onnx int8 + int8 decoder'):
             dv = 100 * (v[k] / v['torch fp32'] - 1)
             rows.append({'case': f"{name} {k} (onnxruntime), {c['steps']} steps, batch {c['batch']}", 'value': t[k], 'unit': 's/frame',
                          'baseline': t['torch fp32'], 'ratio': t['torch fp32'] / t[k],
                          'note': f"VRMSE leads 1–{c['leads']} ({c['members']} members, {len(fr.data)} test trajectories): {v[k]:.4f} vs torch fp32 "
                                  f"{v['torch fp32']:.4f} ({dv:+.2f} %, goal within 10 %: {'met' if abs(dv) <= 10 else 'NOT met'}); "
+                                 f"autoencoder floor {fl[k]:.4f} vs {fl['torch fp32']:.4f}; "
                                  f"network+decoder bytes {b[k]} vs torch fp32 state dicts {b['torch fp32']} ({b[k] / b['torch fp32']:.2f}×); "
                                  f"ratio = torch time / ONNX time; {c['threads']} thread(s) each; best of {c['repeat']}"
                                  + (f"; export took {c['export_seconds']:.0f} s" if k == 'onnx fp32' else '')})
@@ -486,8 +493,9 @@ def demo_emulator_onnx(report, quick: bool = True):
     c = onnx_compare(name, fr.data, prm, names, batch=16, leads=20, repeat=1, encoder=False)
     report.table([{'runtime': k, f"VRMSE leads 1–{c['leads']}": round(c['vrmse'][k], 4),
                    'vs torch': f"{100 * (c['vrmse'][k] / c['vrmse']['torch fp32'] - 1):+.2f} %",
-                   's/frame (batch 16, one timing)': round(c['seconds_per_frame'][k], 5), 'network+decoder bytes': c['bytes'][k]}
+                   'AE floor': round(c['floor'][k], 4), 's/frame (batch 16, one timing)': round(c['seconds_per_frame'][k], 5),
+                   'network+decoder bytes': c['bytes'][k]}
                   for k in c['vrmse']],
                  f"{name}: the same rollout in torch and in onnxruntime ({c['threads']} thread(s)); export with "
-                 "`mathphys_nb.emulator.onnx.export_onnx`, int8 = onnxruntime's dynamic quantization of the network's matrix products; "
+                 "`mathphys_nb.emulator.onnx.export_onnx`, int8 = onnxruntime's dynamic quantization of the network's matrix products (and of the decoder's convolutions where said); "
                  "timed best of 3 in `make bench` (emulator_onnx)")
