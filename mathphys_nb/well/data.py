@@ -151,7 +151,7 @@ def main(argv=None, prog: str = 'mathphys data') -> int:
     mk.add_argument('--seed', type=int, default=0); mk.add_argument('--out', default=None)
     mk.add_argument('--workers', type=int, default=1)
     mk.add_argument('--scheduler', default=None, help="run on Dask: 'tcp://HOST:PORT' or 'local:N'")
-    mk.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', help='other simulation parameters')
+    mk.add_argument('--set', nargs='+', action='extend', default=[], metavar='KEY=VALUE', help='other simulation parameters (repeat --set or list several)')
     sub.add_parser('list', help='list simulations and their parameters')
     df = sub.add_parser('default', help='the default set (make data)')
     df.add_argument('--out', default=None); df.add_argument('--workers', type=int, default=2)
