@@ -237,7 +237,7 @@ def core_table(summaries: dict, # {name: `summarize` result or a shipped emulato
             verdicts.append({'goal': f'{r:g}×: diffusion better than deterministic at leads ≥ 21',
                              'measured': ', '.join(f"{b}: {d['diffusion'][b]:.3f} vs {d['deterministic'][b]:.3f}" for b in late) or 'no lead ≥ 21',
                              'met': bool(late) and not worse, 'note': f"not at leads {', '.join(worse)}" if worse else ''})
-    rs = sorted(by); mid = rs[len(rs) // 2] if rs else None
+    rs = sorted(by); mid = rs[len(rs) // 2] if len(rs) >= 3 else None   # the goal's 'middle ratio' needs three or more
     for r in rs:
         d = ratios[f'{r:g}']; b0 = next(iter(d['persistence']))
         for kind in ('diffusion', 'deterministic'):

@@ -166,7 +166,7 @@ SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, steps=
                      max_minutes=15.0)
 SHIPPED_TRAIN_OVER = {   # per emulator. 128²: 16×16 latents, 4× the tokens per state of 64²; a window of 3 states (768 tokens, not
     # 1280: attention dominates, a training step costs ~2.5× less) and batches of 8 keep a model within the time budget
-    f'emu_euler128_r80_{kind}': dict(window=3, max_context=2, steps=300, batch=8, warmup=30, ckpt_every=50, max_minutes=14.0)
+    f'emu_euler128_r80_{kind}': dict(window=3, max_context=2, steps=800, batch=8, warmup=50, ckpt_every=100, max_minutes=14.0)
     for kind in ('diffusion', 'deterministic')}
 
 def machine() -> str:
