@@ -433,7 +433,7 @@ def _bench_pair(kinds: dict, quick: bool, int8: bool) -> list[dict]:
                          'value': sec, 'unit': 's/frame', 'baseline': solver, 'ratio': solver / sec,
                          'note': f'VRMSE leads 1–{leads} {float(np.mean(ev["vrmse"])):.3f} (persistence {float(np.mean(ev["persistence"])):.3f}); '
                                  f'{ev["evaluations_per_frame"]:g} network evaluations/frame; ratio = solver time / emulator time '
-                                 f'(> 1: emulator faster); best of 3{goal}'})
+                                 f"(> 1: emulator faster); best of {1 if quick else 3}{goal}"})
         if not int8: continue
         q = quantized(emu); steps = 16 if kind == 'diffusion' else 1; M = K if kind == 'diffusion' else 1
         evq = evaluate_rollouts(q, fr.data, prm[:1], 1, M, steps, leads)
