@@ -36,7 +36,8 @@ setuptools.setup(
     package_data={CSRC_PACKAGE: CSRC_FILES},
     include_package_data=True,
     install_requires=_list('requirements'),
-    extras_require={'dev': _list('dev_requirements'), 'gpu': _list('gpu_requirements'), 'bench': _list('bench_requirements')},
+    extras_require={'dev': _list('dev_requirements'), 'gpu': _list('gpu_requirements'), 'bench': _list('bench_requirements'),
+                    'onnx': _list('onnx_requirements')},
     entry_points={
         'console_scripts': _list('console_scripts'),
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

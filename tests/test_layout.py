@@ -69,3 +69,23 @@ def test_mathphys_help_lists_the_subcommands():
     cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'mathphys_nb.runs.cli']
     out = subprocess.run(cmd + ['--help'], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     for sub in ('data', 'demo', 'bench', 'docs', 'lab', 'weights'): assert f'  {sub}' in out, out
+
+
+def test_simulation_entry_points_document_every_parameter():
+    "Each registered simulation function carries a docments comment per parameter (what show_doc prints)."
+    from fastcore.docments import docments
+    from mathphys_nb.physics.simulation import simulation_names, get_simulation
+    undocumented = {}
+    for name in simulation_names():
+        fn = get_simulation(name).fn
+        missing = [k for k, v in docments(fn).items() if k != 'return' and not v]
+        if missing: undocumented[name] = missing
+    assert not undocumented, f'parameters without a docments comment: {undocumented}'
+
+
+def test_solvers_document_every_parameter():
+    from fastcore.docments import docments
+    from mathphys_nb.physics import grid, heat, wave, gray_scott, euler
+    fns = [grid.pad, grid.laplacian, heat.solve_diffusion, wave.solve_wave, gray_scott.solve_gray_scott, euler.solve_euler, euler.hllc_flux]
+    bad = {f.__name__: [k for k, v in docments(f).items() if k != 'return' and not v] for f in fns}
+    assert not any(bad.values()), bad

@@ -18,7 +18,8 @@ from .training import standardize, unstandardize
 
 # %% auto #0
 __all__ = ['LEAD_BINS', 'rollout', 'evaluations_per_frame', 'lead_vrmse', 'bin_means', 'skill', 'spread_skill', 'power_spectrum',
-           'spectrum_error', 'Emulator', 'evaluate_rollouts', 'summarize', 'core_table']
+           'spectrum_error', 'Emulator', 'evaluate_rollouts', 'summarize', 'core_table', 'file_sha256',
+           'shipped_emulators', 'load_shipped', 'sim_frames', 'learner_rollout']
 
 # %% ../../nbs/38_rollout_eval.ipynb #7295a1cc
 @torch.no_grad()
@@ -252,3 +253,65 @@ def core_table(summaries: dict, # {name: `summarize` result or a shipped emulato
             verdicts.append({'goal': f"{r:g}×{' (middle ratio: the goal)' if r == mid else ''}: {kind} VRMSE at leads {b0} within 2× the AE floor",
                              'measured': f"{d[kind][b0]:.3f} vs floor {d['autoencoder'][b0]:.3f} = {q:.2f}×", 'met': bool(q <= 2), 'note': note})
     return {'ratios': ratios, 'middle_ratio': None if mid is None else f'{mid:g}', 'rows': rows, 'verdicts': verdicts}
+
+# %% ../../nbs/38_rollout_eval.ipynb #caf57604
+def file_sha256(path) -> str:
+    "SHA-256 of a file's bytes (ties an emulator to the autoencoder file it was trained on)."
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+def shipped_emulators() -> dict:
+    "{name: manifest entry} of the shipped emulators whose checkpoint is present."
+    from mathphys_nb.core import read_manifest, data_dir
+    return {n: e for n, e in read_manifest().items() if e.get('kind') == 'emulator' and (data_dir() / e['path']).exists()}
+
+def _shipped_entry(name: str) -> dict:
+    from mathphys_nb.core import UnknownNameError
+    m = shipped_emulators()
+    if name not in m: raise UnknownNameError(f"no shipped emulator {name!r}; shipped: {', '.join(sorted(m)) or 'none (run `make weights`)'}")
+    return m[name]
+
+def load_shipped(name: str, # a shipped emulator, e.g. 'emu_euler64_r80_diffusion'
+                 ) -> Emulator:
+    "The shipped emulator `name`, refusing it when its autoencoder's file changed since it was trained."
+    from mathphys_nb.core import data_dir, shipped_checkpoint
+    e = _shipped_entry(name); want = e.get('autoencoder_sha256')
+    if want:
+        ae = data_dir('weights', f"{e['autoencoder']}.pt")
+        if file_sha256(ae if ae.exists() else shipped_checkpoint(e['autoencoder'])) != want:
+            raise MathPhysError(f"{name} was trained on another version of {e['autoencoder']} (its latent space changed): "
+                                "retrain it with `mathphys weights --only emulator`")
+    return Emulator.load(data_dir() / e['path'])
+
+def sim_frames(res,         # a `SimResult` (physics.simulation.run_simulation)
+               names: list, # the codec's channel names; a vector component is '<field>_x' / '<field>_y'
+               ) -> np.ndarray: # (T, F, H, W) float32 in the Well's axis order (x, y)
+    "A simulation's fields as frames in the channel order `names`."
+    out = []
+    for n in names:
+        if n in res.fields: out.append(res.fields[n])
+        else:
+            base, comp = n.rsplit('_', 1)
+            if base not in res.fields: raise MathPhysError(f'the simulation has no field {n!r} (it has {sorted(res.fields)})')
+            out.append(res.fields[base][..., 'xy'.index(comp)])
+    return np.ascontiguousarray(np.swapaxes(np.stack(out, 1), -1, -2), dtype=np.float32)
+
+def learner_rollout(name: str,        # a shipped emulator
+                    sim_params: dict, # its simulation's parameters chosen by the learner (e.g. {'seed': 7})
+                    steps: int = 20, members: int = 4, sampler_steps: int = 16, seed: int = 0,
+                    emulator: Emulator | None = None, # run this one instead of loading `name` (e.g. an `OnnxEmulator` of it)
+                    ) -> dict:        # {'truth', 'forecast' (K, steps, F, H, W), 'vrmse', 'persistence', 'emulator'}
+    "Simulate from the learner's parameters and emulate from the first frame, with VRMSE per lead for both."
+    from mathphys_nb.emulator.training import EMULATION_DATA
+    from mathphys_nb.physics.simulation import run_simulation
+    from mathphys_nb.well.data import ALIASES
+    r = EMULATION_DATA[_shipped_entry(name)['data_recipe']['name']]
+    emu = emulator or load_shipped(name)
+    dt = r['params']['t_end'] / (r['params']['n_frames'] - 1)
+    res = run_simulation(ALIASES.get(r['simulation'], r['simulation']), n=r['res'], t_end=dt * steps, n_frames=steps + 1, **sim_params)
+    truth = sim_frames(res, emu.codec.names)
+    p = {**res.params, **{f'periodic_{a}': float(res.params.get('bc', 'periodic') == 'periodic') for a in 'xy'}}
+    params = np.float32([p[n] for n in emu.config['param_names']])
+    fc = emu.forecast(truth[:1], steps, members if emu.kind == 'diffusion' else 1, sampler_steps, params, seed)
+    return {'truth': truth[1:], 'forecast': fc, 'vrmse': lead_vrmse(fc.mean(0)[None], truth[None, 1:]),
+            'persistence': lead_vrmse(np.repeat(truth[None, :1], steps, 1), truth[None, 1:]), 'emulator': name}

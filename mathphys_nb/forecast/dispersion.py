@@ -304,7 +304,16 @@ def static_maps(sc: Scenario) -> dict:
     ParamSpec('Lz', 1050., 100., 1e4, 'm', 'depth of the column'),
 ], doc='3D pollutant dispersion over terrain (advection-diffusion, finite volumes), 1-3 point sources',
    tiny={'n': 8, 'nz': 4, 'n_frames': 3})
-def dispersion(n=45, nz=21, preset='random', seed=0, n_frames=40, dt_frame=120., spinup=-1, L=4500., Lz=1050.) -> SimResult:
+def dispersion(n=45, # horizontal cells per side, in [8, 256]
+               nz=21, # vertical levels, in [4, 128]
+               preset='random', # random scenario per seed, or the Gaussian-plume check: random | plume
+               seed=0, # scenario seed
+               n_frames=40, # recorded frames, in [2, 1000]
+               dt_frame=120., # time between frames, s, in [1, 3600]
+               spinup=-1, # unrecorded frames first (-1: 10 for random, 0 for plume), in [-1, 1000]
+               L=4500., # horizontal side of the domain, m, in [500, 100000]
+               Lz=1050., # depth of the column, m, in [100, 10000]
+    ) -> SimResult:
     "3D dispersion: concentration (µg/m³), winds and static maps of one scenario, in The Well's field layout."
     check_choice(preset, PRESETS, 'preset')
     g = Grid3D(n, n, nz, L, L, Lz)

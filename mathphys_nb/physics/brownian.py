@@ -18,7 +18,15 @@ __all__ = ['BCS', 'walk', 'apply_box', 'msd', 'msd_tolerance', 'bin_probs_1d', '
 # %% ../../nbs/17_brownian.ipynb #65acab60
 BCS = ('free', 'reflecting', 'periodic')
 
-def walk(n_walkers: int, n_frames: int, D: float, dt: float, dim: int = 2, steps_per_frame: int = 1, rng=None, start=None):
+def walk(n_walkers: int, # number of walkers
+         n_frames: int, # frames returned
+         D: float, # diffusion coefficient
+         dt: float, # time of one random step
+         dim: int = 2, # 1 or 2
+         steps_per_frame: int = 1, # random steps between frames
+         rng=None, # numpy Generator (default: seeded 0)
+         start=None, # (n_walkers, dim) start positions (default: origin)
+    ):
     "Free (unwrapped) positions (n_frames, n_walkers, dim), started at `start` (n_walkers, dim) or the origin."
     check_range(D, 0, None, 'D', lo_open=True); check_range(dt, 0, None, 'dt', lo_open=True)
     rng = rng or np.random.default_rng(0); sd = np.sqrt(2 * D * dt)
@@ -100,7 +108,17 @@ def _window(bc, box, D, t_end):
 
 @register_simulation('brownian_motion', _PARAMS,
                     tiny=dict(n_walkers=500, n_frames=3))
-def brownian_motion(D, n_walkers, dim, bc, box, dt, n, t_end, n_frames, seed):
+def brownian_motion(D, # diffusion coefficient, m²/s, in [0.01, 5]
+                    n_walkers, # walkers, in [10, 1000000]
+                    dim, # dimension, in [1, 2]
+                    bc, # walls of the box: free | reflecting | periodic
+                    box, # box side L (reflecting/periodic), m, in [0.1, 100]
+                    dt, # random-walk time step, s, in [1e-05, 1]
+                    n, # histogram bins per side, in [8, 256]
+                    t_end, # duration, s, in [0.01, 10]
+                    n_frames, # output frames, in [2, 401]
+                    seed, # random seed
+    ):
     "Random walkers from the origin; their histogram over time is a density field that follows the heat kernel."
     rng = seed_everything(seed); spf = max(1, int(round(t_end / ((n_frames - 1) * dt)))); h = t_end / ((n_frames - 1) * spf)
     X = walk(n_walkers, n_frames, D, h, dim, spf, rng); ts = np.linspace(0, t_end, n_frames); lo, hi = _window(bc, box, D, t_end)

@@ -19,13 +19,20 @@ __all__ = ['FLUXES', 'LIMITERS', 'SOD', 'primitive', 'conserved', 'physical_flux
            'exact_riemann', 'sod_run', 'sod_l1_error', 'euler_flow', 'plot_sod', 'plot_euler']
 
 # %% ../../nbs/18_euler.ipynb #7fcacba9
-def primitive(U, gamma: float):
+def primitive(U, # (4, ...) conserved state (ρ, ρu, ρv, E)
+              gamma: float, # ratio of specific heats
+    ):
     "(ρ, u, v, p) from the conserved state U[4, ...]."
     rho = U[0]; u = U[1] / rho; v = U[2] / rho
     p = (gamma - 1) * (U[3] - 0.5 * rho * (u * u + v * v))
     return rho, u, v, p
 
-def conserved(rho, u, v, p, gamma: float):
+def conserved(rho, # density
+              u, # x-velocity
+              v, # y-velocity
+              p, # pressure
+              gamma: float, # ratio of specific heats
+    ):
     "U[4, ...] from primitives."
     xp = xp_of(rho)
     return xp.stack([rho, rho * u, rho * v, p / (gamma - 1) + 0.5 * rho * (u * u + v * v)])
@@ -42,7 +49,10 @@ def _wave_speeds(WL, WR, gamma: float):
     cL = xp.sqrt(gamma * WL[3] / WL[0]); cR = xp.sqrt(gamma * WR[3] / WR[0])
     return xp.minimum(WL[1] - cL, WR[1] - cR), xp.maximum(WL[1] + cL, WR[1] + cR)
 
-def hll_flux(WL, WR, gamma: float):
+def hll_flux(WL, # (4, ...) left primitive states (ρ, u, v, p)
+             WR, # (4, ...) right primitive states
+             gamma: float, # ratio of specific heats
+    ):
     "HLL flux in x between left/right primitive states W = (ρ, u, v, p) (each [4, ...])."
     xp = xp_of(WL)
     (FL, UL), (FR, UR) = physical_flux(WL, gamma), physical_flux(WR, gamma)
@@ -50,7 +60,10 @@ def hll_flux(WL, WR, gamma: float):
     hll = (sR * FL - sL * FR + sL * sR * (UR - UL)) / (sR - sL)
     return xp.where(sL >= 0, FL, xp.where(sR <= 0, FR, hll))
 
-def hllc_flux(WL, WR, gamma: float):
+def hllc_flux(WL, # (4, ...) left primitive states (ρ, u, v, p)
+              WR, # (4, ...) right primitive states
+              gamma: float, # ratio of specific heats
+    ):
     "HLLC flux in x between left/right primitive states W = (ρ, u, v, p) (each [4, ...])."
     xp = xp_of(WL)
     (FL, UL), (FR, UR) = physical_flux(WL, gamma), physical_flux(WR, gamma)
@@ -95,7 +108,13 @@ def check_state(W, what: str = 'Euler state'):
         raise StabilityError(f'{what}: density or pressure became non-positive (min ρ={float(W[0].min()):.3g}, '
                              f'min p={float(W[3].min()):.3g}); lower the CFL number or use the minmod limiter')
 
-def euler_rhs(U, grid: Grid2D, gamma: float, bc='periodic', flux: str = 'hllc', limiter: str = 'mc'):
+def euler_rhs(U, # (4, ny, nx) conserved state
+              grid: Grid2D, # the grid
+              gamma: float, # ratio of specific heats
+              bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+              flux: str = 'hllc', # 'hllc' | 'hll'
+              limiter: str = 'mc', # 'mc' | 'minmod'
+    ):
     "dU/dt of the semi-discrete scheme, U[4, ny, nx]."
     fl, lim = FLUXES[check_choice(flux, FLUXES, 'flux')], LIMITERS[check_choice(limiter, LIMITERS, 'limiter')]
     W = xp_of(U).stack(primitive(U, gamma)); check_state(W)
@@ -109,15 +128,28 @@ def euler_rhs(U, grid: Grid2D, gamma: float, bc='periodic', flux: str = 'hllc', 
     dUy = _flux_divergence_x(Wy, grid.dy, gamma, fl, lim)[[0, 2, 1, 3]].swapaxes(-1, -2)
     return dUx + dUy
 
-def euler_dt(U, grid: Grid2D, gamma: float, cfl: float = 0.4) -> float:
+def euler_dt(U, # (4, ny, nx) conserved state
+             grid: Grid2D, # the grid
+             gamma: float, # ratio of specific heats
+             cfl: float = 0.4, # CFL number
+    ) -> float:
     "Largest step allowed by the CFL number `cfl`."
     xp = xp_of(U); W = xp.stack(primitive(U, gamma)); check_state(W)
     rho, u, v, p = W; c = xp.sqrt(gamma * p / rho)
     return cfl / (float((xp.abs(u) + c).max()) / grid.dx + float((xp.abs(v) + c).max()) / grid.dy)
 
 # %% ../../nbs/18_euler.ipynb #9943d1df
-def solve_euler(U0, grid: Grid2D, gamma: float, t_end: float, n_frames: int = 11, bc='periodic', cfl: float = 0.4,
-                stepper: str = 'ssprk2', flux: str = 'hllc', limiter: str = 'mc'):
+def solve_euler(U0, # (4, ny, nx) initial conserved state
+                grid: Grid2D, # the grid
+                gamma: float, # ratio of specific heats
+                t_end: float, # final time
+                n_frames: int = 11, # frames returned, equally spaced from 0 to t_end
+                bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+                cfl: float = 0.4, # CFL number
+                stepper: str = 'ssprk2', # time stepper: 'ssprk2' | 'ssprk3' | 'rk4' | 'euler'
+                flux: str = 'hllc', # 'hllc' | 'hll'
+                limiter: str = 'mc', # 'mc' | 'minmod'
+    ):
     "Integrate from U0[4, ny, nx] to t_end; returns (t (n_frames,), U (n_frames, 4, ny, nx), n_steps)."
     check_range(gamma, 1.0, 3.0, 'gamma', lo_open=True); check_range(cfl, 0, 1, 'cfl', lo_open=True)
     check_range(t_end, 0, None, 't_end', lo_open=True)
@@ -133,7 +165,11 @@ def solve_euler(U0, grid: Grid2D, gamma: float, t_end: float, n_frames: int = 11
     return ts, xp.stack(frames), n_steps
 
 # %% ../../nbs/18_euler.ipynb #73ec5e0d
-def quadrant_state(grid: Grid2D, gamma: float, rng, split=(0.5, 0.5)):
+def quadrant_state(grid: Grid2D, # the grid
+                   gamma: float, # ratio of specific heats
+                   rng, # numpy Generator
+                   split=(0.5, 0.5), # (fx, fy) where the quadrants meet, fractions of Lx, Ly
+    ):
     "Four random constant states (ρ, u, v, p) in the quadrants cut at `split` (fractions of Lx, Ly)."
     X, Y = grid.mesh(); xs = grid.x0 + split[0] * grid.Lx; ys = grid.y0 + split[1] * grid.Ly
     q = (X >= xs).astype(int) + 2 * (Y >= ys).astype(int)
@@ -189,7 +225,11 @@ def _sample_side(xi, r, uk, pk, c, sgn, ps, us, gamma):
     outer = (xi < head) if sgn < 0 else (xi > head); star = (xi > tail) if sgn < 0 else (xi < tail)
     return [xp.where(outer, a, xp.where(star, s, f)) for a, s, f in zip((r, uk, pk), (rs, us, ps), fan)]
 
-def exact_riemann(WL, WR, gamma: float, xi):
+def exact_riemann(WL, # left state (ρ, u, p)
+                  WR, # right state (ρ, u, p)
+                  gamma: float, # ratio of specific heats
+                  xi, # similarity coordinates (x − x0)/t, any shape
+    ):
     "Exact ideal-gas Riemann solution (ρ, u, p), shape (3, *xi.shape), at similarity coordinates xi = (x − x0)/t."
     ps, us = star_state(WL, WR, gamma); xi = np.asarray(xi, dtype=float)
     cL, cR = math.sqrt(gamma * WL[2] / WL[0]), math.sqrt(gamma * WR[2] / WR[0])
@@ -223,7 +263,15 @@ def sod_l1_error(n: int, t_end: float = 0.2, gamma: float = 1.4, **kw) -> float:
                                     ParamSpec('limiter', 'mc', kind='choice', choices=('mc', 'minmod'), doc='slope limiter'),
                                     ParamSpec('seed', 0, 0, 2**31 - 1, '', 'random seed', kind='int')],
                     tiny=dict(n=32, t_end=0.05, n_frames=3))
-def euler_flow(gamma, bc, n, t_end, n_frames, cfl, limiter, seed):
+def euler_flow(gamma, # adiabatic index (The Well: 1.13–1.76), in [1.13, 1.76]
+               bc, # walls: periodic | open
+               n, # cells per side, in [16, 512]
+               t_end, # duration, s, in [0.01, 5]
+               n_frames, # output frames, in [2, 201]
+               cfl, # Courant number, in [0.05, 0.8]
+               limiter, # slope limiter: mc | minmod
+               seed, # random seed
+    ):
     "2D compressible Euler from random four-quadrant Riemann states (The Well's euler_multi_quadrants)."
     rng = seed_everything(seed); g = Grid2D(n, n)
     split = tuple(rng.uniform(0.3, 0.7, 2))

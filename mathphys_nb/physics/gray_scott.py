@@ -23,7 +23,14 @@ REGIMES = {'gliders': (0.014, 0.054), 'bubbles': (0.098, 0.057), 'maze': (0.029,
            'worms': (0.058, 0.065), 'spirals': (0.018, 0.051), 'spots': (0.03, 0.062)}
 DELTA_A, DELTA_B = 2e-5, 1e-5
 
-def gray_scott_rhs(A, B, F: float, k: float, dx: float, dA: float = DELTA_A, dB: float = DELTA_B):
+def gray_scott_rhs(A, # (ny, nx) feed species
+                   B, # (ny, nx) autocatalyst
+                   F: float, # feed rate
+                   k: float, # kill rate
+                   dx: float, # cell size
+                   dA: float = DELTA_A, # diffusivity of A
+                   dB: float = DELTA_B, # diffusivity of B
+    ):
     "Time derivatives (dA/dt, dB/dt) with periodic boundaries."
     r = A * B * B
     return dA * laplacian(A, dx) - r + F * (1 - A), dB * laplacian(B, dx) + r - (F + k) * B
@@ -32,7 +39,15 @@ def linear_source(A, B, F: float, k: float) -> float:
     "Σ [F(1 − A) − (F + k)B]: the rate of change of Σ(A + B) (diffusion and reaction cancel in the sum)."
     return float((F * (1 - A) - (F + k) * B).sum())
 
-def solve_gray_scott(A0, B0, F: float, k: float, dx: float, t_end: float, n_frames: int = 11, dt: float = 1.0):
+def solve_gray_scott(A0, # (ny, nx) initial A (NumPy or CuPy)
+                     B0, # (ny, nx) initial B
+                     F: float, # feed rate
+                     k: float, # kill rate
+                     dx: float, # cell size
+                     t_end: float, # final time
+                     n_frames: int = 11, # frames returned, equally spaced from 0 to t_end
+                     dt: float = 1.0, # forward-Euler time step
+    ):
     """Forward-Euler integration from (A0, B0) (ny, nx), numpy or CuPy; returns (t, A, B, budget) with frames
     (n_frames, ny, nx) and `budget` = ∫ linear_source dt accumulated step by step (for the mass balance)."""
     check_range(t_end, 0, None, 't_end', lo_open=True)
@@ -105,7 +120,13 @@ def initial_state(regime: str, n: int, rng):
                                     ParamSpec('seed', 0, 0, 2**31 - 1, '', 'random seed', kind='int'),
                                     ParamSpec('dt', 1.0, 0.01, 3.0, 's', 'time step (stability limit ≈ 3.05 for δA at dx = 1/64)')],
                     tiny=dict(n=32, t_end=20.0, n_frames=3))
-def gray_scott(regime, n, t_end, n_frames, seed, dt=1.0):
+def gray_scott(regime, # The Well's (F, k) pairs: gliders | bubbles | maze | worms | spirals | spots
+               n, # grid points per side, in [16, 512]
+               t_end, # duration, s, in [10, 50000]
+               n_frames, # output frames, in [2, 401]
+               seed, # random seed
+               dt=1.0, # time step (stability limit ≈ 3.05 for δA at dx = 1/64), s, in [0.01, 3]
+    ):
     "Gray–Scott reaction–diffusion, periodic, cell size 1/64 (the pattern scale does not change with n)."
     rng = seed_everything(seed); F, k = REGIMES[regime]
     g = Grid2D(n, n, n / 64, n / 64)                     # dx = 1/64 whatever n: patterns keep their size

@@ -66,7 +66,11 @@ def _pad_axis(u, n: int, axis: int, bc: str, value: float):
             idx[axis] = sl; p[tuple(idx)] = 2 * value - p[tuple(idx)]
     return p
 
-def pad(u, n: int = 1, bc='periodic', value: float = 0.0):
+def pad(u, # (..., ny, nx) field
+        n: int = 1, # ghost cells per side
+        bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+        value: float = 0.0, # wall value for Dirichlet
+    ):
     "Add `n` ghost cells on the last two axes (y then x) following boundary condition(s) `bc`."
     bx, by = _bc_pair(bc)
     return _pad_axis(_pad_axis(u, n, -1, bx, value), n, -2, by, value)
@@ -94,17 +98,30 @@ def _fused_for(u, bc):
     return fused_kernels()
 
 # %% ../../nbs/10_grid.ipynb #f441590e
-def ddx(u, dx: float, bc='periodic', value: float = 0.0):
+def ddx(u, # (..., ny, nx) field
+        dx: float, # cell size in x
+        bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+        value: float = 0.0, # wall value for Dirichlet
+    ):
     "∂u/∂x, central, shape preserved."
     p = pad(u, 1, bc, value)[..., 1:-1, :]
     return (p[..., 2:] - p[..., :-2]) / (2 * dx)
 
-def ddy(u, dy: float, bc='periodic', value: float = 0.0):
+def ddy(u, # (..., ny, nx) field
+        dy: float, # cell size in y
+        bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+        value: float = 0.0, # wall value for Dirichlet
+    ):
     "∂u/∂y, central, shape preserved."
     p = pad(u, 1, bc, value)[..., :, 1:-1]
     return (p[..., 2:, :] - p[..., :-2, :]) / (2 * dy)
 
-def laplacian(u, dx: float, dy: float | None = None, bc='periodic', value: float = 0.0):
+def laplacian(u, # (..., ny, nx) field
+              dx: float, # cell size in x
+              dy: float | None = None, # cell size in y (default: dx)
+              bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+              value: float = 0.0, # wall value for Dirichlet
+    ):
     "Five-point Laplacian ∇²u (compiled kernel for a 2D float64 NumPy field with periodic/Dirichlet walls)."
     dy = dx if dy is None else dy
     fk = _fused_for(u, bc)
@@ -117,7 +134,12 @@ def laplacian(u, dx: float, dy: float | None = None, bc='periodic', value: float
     return ((p[..., 1:-1, 2:] - 2 * c + p[..., 1:-1, :-2]) / dx**2
             + (p[..., 2:, 1:-1] - 2 * c + p[..., :-2, 1:-1]) / dy**2)
 
-def upwind(u, a: float, h: float, axis: int, bc='periodic'):
+def upwind(u, # (..., ny, nx) field
+           a: float, # advection speed along `axis`
+           h: float, # cell size along `axis`
+           axis: int, # -1: x, -2: y
+           bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+    ):
     "First-order upwind approximation of a·∂u along `axis` (-1: x, -2: y)."
     p = pad(u, 1, bc)
     p = p[..., 1:-1, :] if axis == -1 else p[..., :, 1:-1]
@@ -126,11 +148,21 @@ def upwind(u, a: float, h: float, axis: int, bc='periodic'):
     hi = p[..., 2:] if axis == -1 else p[..., 2:, :]
     return a * ((c - lo) if a > 0 else (hi - c)) / h
 
-def divergence(vx, vy, dx: float, dy: float, bc='periodic'):
+def divergence(vx, # (..., ny, nx) x-component
+               vy, # (..., ny, nx) y-component
+               dx: float, # cell size in x
+               dy: float, # cell size in y
+               bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+    ):
     "∇·v = ∂x vx + ∂y vy."
     return ddx(vx, dx, bc) + ddy(vy, dy, bc)
 
-def curl2d(vx, vy, dx: float, dy: float, bc='periodic'):
+def curl2d(vx, # (..., ny, nx) x-component
+           vy, # (..., ny, nx) y-component
+           dx: float, # cell size in x
+           dy: float, # cell size in y
+           bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+    ):
     "Scalar curl (z-vorticity) ∂x vy − ∂y vx."
     return ddx(vy, dx, bc) - ddy(vx, dy, bc)
 
@@ -158,17 +190,28 @@ def get_stepper(name: str) -> Callable:
     return STEPPERS[check_choice(name, STEPPERS, 'time stepper')]
 
 # %% ../../nbs/10_grid.ipynb #a90eed63
-def diffusion_dt_limit(alpha: float, dx: float, dy: float) -> float:
+def diffusion_dt_limit(alpha: float, # diffusivity
+                       dx: float, # cell size in x
+                       dy: float, # cell size in y
+    ) -> float:
     "Largest stable forward-Euler step for u_t = α∇²u on the five-point stencil."
     if alpha <= 0: return float('inf')
     return 1.0 / (2 * alpha * (1 / dx**2 + 1 / dy**2))
 
-def advection_dt_limit(speed_x: float, speed_y: float, dx: float, dy: float, courant: float = 1.0) -> float:
+def advection_dt_limit(speed_x: float, # largest |a_x|
+                       speed_y: float, # largest |a_y|
+                       dx: float, # cell size in x
+                       dy: float, # cell size in y
+                       courant: float = 1.0, # allowed Courant number
+    ) -> float:
     "Largest step with Courant number Δt(|ax|/Δx + |ay|/Δy) ≤ `courant`."
     rate = abs(speed_x) / dx + abs(speed_y) / dy
     return float('inf') if rate == 0 else courant / rate
 
-def check_dt(dt: float, limit: float, what: str):
+def check_dt(dt: float, # the step asked for
+             limit: float, # the stability limit
+             what: str, # name of the limit, for the message
+    ):
     "Raise `StabilityError` if `dt` exceeds the stability `limit`."
     check_range(dt, 0, None, 'dt', lo_open=True)
     if dt > limit * (1 + 1e-12):

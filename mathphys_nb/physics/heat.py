@@ -18,9 +18,19 @@ __all__ = ['solve_diffusion', 'mode_decay_error', 'mode_decay_table', 'gaussian_
            'plot_diffusion', 'plot_mode_convergence']
 
 # %% ../../nbs/12_heat.ipynb #4c7aa794
-def solve_diffusion(u0, grid: Grid2D, alpha: float, t_end: float, n_frames: int = 11, bc='periodic',
-                    value: float = 0.0, dt: float | None = None, stepper: str = 'euler', source=None,
-                    velocity: tuple = (0.0, 0.0), reaction=None):
+def solve_diffusion(u0, # (ny, nx) initial field (NumPy or CuPy)
+                    grid: Grid2D, # the grid
+                    alpha: float, # diffusivity α
+                    t_end: float, # final time
+                    n_frames: int = 11, # frames returned, equally spaced from 0 to t_end
+                    bc='periodic', # boundary condition(s): 'periodic' | 'dirichlet' | 'neumann' | 'open', or a (bc_x, bc_y) pair
+                    value: float = 0.0, # wall value for Dirichlet
+                    dt: float | None = None, # time step (default: 90 % of the stability limit)
+                    stepper: str = 'euler', # time stepper: 'euler' | 'ssprk2' | 'ssprk3' | 'rk4'
+                    source=None, # optional source(u, t) -> (ny, nx) added to the right-hand side
+                    velocity: tuple = (0.0, 0.0), # (a_x, a_y) constant advection velocity (first-order upwind)
+                    reaction=None, # optional reaction f(u): polynomial coefficients, highest power first
+    ):
     """Integrate u_t = α∇²u − a·∇u + f(u) (+ source(u, t)) from `u0` (ny, nx); returns (t (n_frames,), u (n_frames, ny, nx)).
     `bc`: 'periodic' or 'dirichlet' (wall value `value`); `velocity` (a_x, a_y): first-order upwind advection;
     `reaction`: f(u) as polynomial coefficients, highest power first (e.g. (-1, 0, 1, 0) for u − u³)."""
@@ -65,7 +75,12 @@ def _fused_heat(u, stepper, source, bx, by, adr):
     return fused_kernels()
 
 # %% ../../nbs/12_heat.ipynb #cca40e29
-def mode_decay_error(n: int, alpha: float = 0.1, t_end: float = 0.1, bc: str = 'periodic', m: int = 1) -> float:
+def mode_decay_error(n: int, # cells per side
+                     alpha: float = 0.1, # diffusivity
+                     t_end: float = 0.1, # time of the comparison
+                     bc: str = 'periodic', # 'periodic' | 'dirichlet'
+                     m: int = 1, # mode number
+    ) -> float:
     "Max relative error at `t_end` of a Fourier mode against exp(-α|k|²t), on an n×n grid."
     g = Grid2D(n, n); X, Y = g.mesh()
     k = (2 if bc == 'periodic' else 1) * np.pi * m
@@ -86,7 +101,12 @@ def mode_decay_table(ns=(16, 32, 64), bcs=('periodic', 'dirichlet'), **kw) -> li
     return rows
 
 # %% ../../nbs/12_heat.ipynb #3e99ea9c
-def gaussian_blob(grid: Grid2D, var: float, x0: float = 0.5, y0: float = 0.5, mass: float = 1.0):
+def gaussian_blob(grid: Grid2D, # the grid
+                  var: float, # variance per axis
+                  x0: float = 0.5, # centre x
+                  y0: float = 0.5, # centre y
+                  mass: float = 1.0, # integral of the blob
+    ):
     "A normalized 2D Gaussian of variance `var` per axis centred at (x0, y0)."
     X, Y = grid.mesh()
     return mass * np.exp(-((X - x0)**2 + (Y - y0)**2) / (2 * var)) / (2 * np.pi * var)
@@ -116,7 +136,16 @@ def _initial_heat(g: Grid2D, init: str, m: int, bc: str, rng):
                                        ParamSpec('m', 1, 1, 8, '', 'mode number for init=mode', kind='int'), *_COMMON,
                                        ParamSpec('dt', 0.0, 0.0, 1.0, 's', 'time step; 0 = automatic (90 % of the stability limit)')],
                     tiny=dict(n=32, t_end=0.05, n_frames=3))
-def heat_equation(alpha, bc, init, m, n, t_end, n_frames, seed, dt=0.0):
+def heat_equation(alpha, # diffusivity, m²/s, in [0.0001, 1]
+                  bc, # walls: periodic | dirichlet
+                  init, # initial state: mode | hot_square | random
+                  m, # mode number for init=mode, in [1, 8]
+                  n, # grid points per side, in [8, 512]
+                  t_end, # duration, s, in [0.001, 10]
+                  n_frames, # output frames, in [2, 401]
+                  seed, # random seed
+                  dt=0.0, # time step; 0 = automatic (90 % of the stability limit), s, in [0, 1]
+    ):
     "Heat equation u_t = α∇²u on the unit square (periodic or Dirichlet u=0 walls)."
     rng = seed_everything(seed); g = Grid2D(n, n)
     t, u = solve_diffusion(_initial_heat(g, init, m, bc, rng), g, alpha, t_end, n_frames, bc, dt=dt or None)
@@ -131,7 +160,13 @@ def heat_equation(alpha, bc, init, m, n, t_end, n_frames, seed, dt=0.0):
                                            ParamSpec('var0', 0.002, 1e-4, 0.02, 'm²', 'initial variance of the release', log=True),
                                            *_COMMON],
                     tiny=dict(n=32, t_end=0.05, n_frames=3))
-def diffusion_process(D, var0, n, t_end, n_frames, seed):
+def diffusion_process(D, # diffusion coefficient, m²/s, in [0.0001, 0.1]
+                      var0, # initial variance of the release, m², in [0.0001, 0.02]
+                      n, # grid points per side, in [8, 512]
+                      t_end, # duration, s, in [0.001, 10]
+                      n_frames, # output frames, in [2, 401]
+                      seed, # random seed
+    ):
     "A point-like release spreading by diffusion, compared with the Gaussian heat kernel."
     rng = seed_everything(seed); g = Grid2D(n, n)
     x0, y0 = rng.uniform(0.4, 0.6, size=2)

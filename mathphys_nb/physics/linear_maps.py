@@ -114,7 +114,17 @@ def map_checks(A) -> dict:
                                                ParamSpec('n_frames', 11, 2, 101, '', 'steps from I to A', kind='int'),
                                                ParamSpec('m', 11, 3, 51, '', 'grid lines and field points per side', kind='int')],
                     tiny=dict(n_frames=3))
-def transformation_matrix(preset, a, b, c, d, angle, k, path, n_frames, m):
+def transformation_matrix(preset, # kind of map: custom | rotation | shear | scale | stretch | reflection
+                          a, # matrix entry a (custom), in [-3, 3]
+                          b, # matrix entry b (custom), in [-3, 3]
+                          c, # matrix entry c (custom), in [-3, 3]
+                          d, # matrix entry d (custom), in [-3, 3]
+                          angle, # rotation / reflection-line angle, °, in [-180, 180]
+                          k, # shear, scale or stretch factor, in [0.1, 3]
+                          path, # path from I to A: linear | exp
+                          n_frames, # steps from I to A, in [2, 101]
+                          m, # grid lines and field points per side, in [3, 51]
+    ):
     "A grid and the unit circle deformed by M(s), s from 0 (identity) to 1 (the matrix A)."
     A = preset_matrix(preset, a, b, c, d, angle, k); s = np.linspace(0, 1, n_frames)
     log_A = np.deg2rad(angle) * np.array([[0, -1.0], [1.0, 0]]) if (preset == 'rotation' and path == 'exp') else None
@@ -138,7 +148,16 @@ ODE_PRESETS = {'custom': None, 'saddle': [[1, 0], [0, -1]], 'stable_node': [[-1,
                                         ParamSpec('n_traj', 16, 1, 200, '', 'trajectories', kind='int'),
                                         ParamSpec('substeps', 10, 1, 100, '', 'RK4 steps per frame', kind='int')],
                     tiny=dict(n_frames=11))
-def eigenvalue_viz(preset, a, b, c, d, t_end, n_frames, n_traj, substeps):
+def eigenvalue_viz(preset, # named portrait or custom a,b,c,d: custom | saddle | stable_node | unstable_node | stable_spiral | unstable_spiral | center | degenerate_node | line_of_fixed_points
+                   a, # matrix entry a (custom), 1/s, in [-3, 3]
+                   b, # matrix entry b (custom), 1/s, in [-3, 3]
+                   c, # matrix entry c (custom), 1/s, in [-3, 3]
+                   d, # matrix entry d (custom), 1/s, in [-3, 3]
+                   t_end, # duration, s, in [0.1, 20]
+                   n_frames, # output frames, in [2, 1001]
+                   n_traj, # trajectories, in [1, 200]
+                   substeps, # RK4 steps per frame, in [1, 100]
+    ):
     "Phase portrait of x' = Ax: trajectories from a ring, eigen-directions and the fixed point's type."
     A = as_matrix(ODE_PRESETS[preset] if preset != 'custom' else [[a, b], [c, d]]); ts = np.linspace(0, t_end, n_frames)
     th = np.linspace(0, 2 * np.pi, n_traj, endpoint=False); X0 = np.stack([np.cos(th), np.sin(th)], -1)

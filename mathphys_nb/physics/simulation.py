@@ -104,7 +104,9 @@ def register_simulation(name: str, # registry key, also the dataset prefix
         return fn
     return deco
 
-def get_simulation(name: str) -> SimulationSpec:
+def get_simulation(name: str, # a registered simulation (see `simulation_names()`)
+
+    ) -> SimulationSpec:
     "The registered simulation `name`, importing only the module that registers it (see `SIMULATION_HOMES`)."
     if name not in SIMULATIONS and name in SIMULATION_HOMES: importlib.import_module(SIMULATION_HOMES[name])
     return SIMULATIONS[check_choice(name, sorted(set(SIMULATIONS) | set(SIMULATION_HOMES)), 'simulation')]
@@ -113,7 +115,9 @@ def simulation_names() -> list[str]:
     "Every simulation the package provides (registered or not yet imported)."
     return sorted(set(SIMULATIONS) | set(SIMULATION_HOMES))
 
-def run_simulation(name: str, **overrides) -> SimResult:
+def run_simulation(name: str, # a registered simulation
+                   **overrides, # parameter values replacing the defaults (checked against their ParamSpec)
+    ) -> SimResult:
     "Run simulation `name` with its defaults updated by `overrides` (validated)."
     spec = get_simulation(name)
     return spec.fn(**spec.resolve(**overrides))

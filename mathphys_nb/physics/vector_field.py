@@ -186,7 +186,22 @@ def _fields(preset, strength, core_model, core, Q, xs, ys, gamma, xv, yv, shear,
 
 @register_simulation('curl_divergence', [*_P, ParamSpec('R', 0.4, 0.05, 0.9, 'm', 'radius of the Gauss circle')],
                     tiny=dict(n=32))
-def curl_divergence(preset, strength, core_model, core, Q, xs, ys, gamma, xv, yv, shear, U, V, n, R):
+def curl_divergence(preset, # preset flow: source_vortex | source_sink | vortex_pair | rankine_oval | half_body | shear_layer | none
+                    strength, # scale of the preset strengths, in [-5, 5]
+                    core_model, # core of point elements: lamb_oseen | rankine | algebraic
+                    core, # core radius a, m, in [0.02, 0.5]
+                    Q, # extra source (negative: sink), m²/s, in [-5, 5]
+                    xs, # x of the extra source, m, in [-0.9, 0.9]
+                    ys, # y of the extra source, m, in [-0.9, 0.9]
+                    gamma, # extra vortex circulation, m²/s, in [-5, 5]
+                    xv, # x of the extra vortex, m, in [-0.9, 0.9]
+                    yv, # y of the extra vortex, m, in [-0.9, 0.9]
+                    shear, # extra shear rate s: v = (s·y, 0), 1/s, in [-5, 5]
+                    U, # uniform flow, x, m/s, in [-3, 3]
+                    V, # uniform flow, y, m/s, in [-3, 3]
+                    n, # grid points per side, in [8, 512]
+                    R, # radius of the Gauss circle, m, in [0.05, 0.9]
+    ):
     "A planar flow with its divergence (sources) and curl (rotation), checked against the analytic fields."
     g, els, (vx, vy) = _fields(preset, strength, core_model, core, Q, xs, ys, gamma, xv, yv, shear, U, V, n)
     X, Y = g.mesh(); div = divergence(vx, vy, g.dx, g.dy, 'open'); curl = curl2d(vx, vy, g.dx, g.dy, 'open')
@@ -207,7 +222,26 @@ def curl_divergence(preset, strength, core_model, core, Q, xs, ys, gamma, xv, yv
                                       ParamSpec('substeps', 10, 1, 200, '', 'RK4 steps per frame', kind='int'),
                                       ParamSpec('seed', 0, 0, 2**31 - 1, '', 'random seed (tracer start)', kind='int')],
                     tiny=dict(n=32, n_particles=50, n_frames=3))
-def vector_field(preset, strength, core_model, core, Q, xs, ys, gamma, xv, yv, shear, U, V, n, n_particles, t_end, n_frames, substeps, seed):
+def vector_field(preset, # preset flow: source_vortex | source_sink | vortex_pair | rankine_oval | half_body | shear_layer | none
+                 strength, # scale of the preset strengths, in [-5, 5]
+                 core_model, # core of point elements: lamb_oseen | rankine | algebraic
+                 core, # core radius a, m, in [0.02, 0.5]
+                 Q, # extra source (negative: sink), m²/s, in [-5, 5]
+                 xs, # x of the extra source, m, in [-0.9, 0.9]
+                 ys, # y of the extra source, m, in [-0.9, 0.9]
+                 gamma, # extra vortex circulation, m²/s, in [-5, 5]
+                 xv, # x of the extra vortex, m, in [-0.9, 0.9]
+                 yv, # y of the extra vortex, m, in [-0.9, 0.9]
+                 shear, # extra shear rate s: v = (s·y, 0), 1/s, in [-5, 5]
+                 U, # uniform flow, x, m/s, in [-3, 3]
+                 V, # uniform flow, y, m/s, in [-3, 3]
+                 n, # grid points per side, in [8, 512]
+                 n_particles, # tracers, in [1, 5000]
+                 t_end, # duration, s, in [0.01, 10]
+                 n_frames, # output frames, in [2, 401]
+                 substeps, # RK4 steps per frame, in [1, 200]
+                 seed, # random seed (tracer start)
+    ):
     "Tracer particles carried by a planar flow (RK4 on the analytic velocity); the velocity is the field."
     rng = seed_everything(seed); g, els, (vx, vy) = _fields(preset, strength, core_model, core, Q, xs, ys, gamma, xv, yv, shear, U, V, n)
     ts = np.linspace(0, t_end, n_frames); P0 = rng.uniform(-0.9, 0.9, size=(n_particles, 2))

@@ -18,12 +18,23 @@ __all__ = ['wave_dt_limit', 'solve_wave', 'dalembert_error', 'sine_modes', 'four
            'mode_frequency_error', 'wave_decomposition', 'frequency_analysis', 'plot_wave', 'wave_validation']
 
 # %% ../../nbs/13_wave.ipynb #abb3d691
-def wave_dt_limit(c: float, dx: float, dy: float) -> float:
+def wave_dt_limit(c: float, # wave speed
+                  dx: float, # cell size in x
+                  dy: float, # cell size in y
+    ) -> float:
     "Largest stable leapfrog step for u_tt = c²∇²u on the five-point stencil."
     return 1.0 / (abs(c) * math.sqrt(1 / dx**2 + 1 / dy**2))
 
-def solve_wave(u0, v0, grid: Grid2D, c: float, t_end: float, n_frames: int = 11, bc='periodic',
-               courant: float = 0.5, dt: float | None = None):
+def solve_wave(u0, # (ny, nx) initial displacement
+               v0, # (ny, nx) initial velocity
+               grid: Grid2D, # the grid
+               c: float, # wave speed
+               t_end: float, # final time
+               n_frames: int = 11, # frames returned, equally spaced from 0 to t_end
+               bc='periodic', # 'periodic' | 'dirichlet' (fixed edges)
+               courant: float = 0.5, # Courant number when dt is not given
+               dt: float | None = None, # time step (overrides courant)
+    ):
     "Leapfrog for u_tt = c²∇²u; returns (t, u (n_frames, ny, nx), energy (n_frames,)). `bc`: periodic | dirichlet."
     check_range(c, 0, None, 'c', lo_open=True); check_range(t_end, 0, None, 't_end', lo_open=True)
     if n_frames < 2: raise RangeError(f'n_frames must be >= 2, got {n_frames}')
@@ -55,7 +66,11 @@ def solve_wave(u0, v0, grid: Grid2D, c: float, t_end: float, n_frames: int = 11,
     return np.linspace(0, t_end, n_frames), xp.stack(frames), np.array(energies)
 
 # %% ../../nbs/13_wave.ipynb #62e37a9a
-def dalembert_error(n: int, c: float = 1.0, t_end: float = 0.3, courant: float = 0.5) -> float:
+def dalembert_error(n: int, # cells in x
+                    c: float = 1.0, # wave speed
+                    t_end: float = 0.3, # time of the comparison
+                    courant: float = 0.5, # Courant number
+    ) -> float:
     "Max error of the leapfrog solution of a periodic Gaussian pulse at `t_end` vs d'Alembert, n cells in x."
     g = Grid2D(n, 4); X, _ = g.mesh()
     f = lambda x: np.exp(-((x - 0.5 + 0.5) % 1.0 - 0.5)**2 / 0.004)
@@ -110,7 +125,15 @@ _COMMON = [ParamSpec('c', 1.0, 0.1, 4.0, 'm/s', 'wave speed'),
                                             ParamSpec('bc', 'dirichlet', kind='choice', choices=('dirichlet', 'periodic'),
                                                       doc='fixed edges (sine modes) or periodic (Fourier modes)')],
                     tiny=dict(n=32, t_end=0.5, n_frames=5))
-def wave_decomposition(width, c, n, t_end, n_frames, seed, K, bc='dirichlet'):
+def wave_decomposition(width, # width of the pluck, m, in [0.01, 0.3]
+                       c, # wave speed, m/s, in [0.1, 4]
+                       n, # grid points per side, in [8, 512]
+                       t_end, # duration, s, in [0.01, 20]
+                       n_frames, # output frames, in [2, 2001]
+                       seed, # random seed
+                       K, # modes per axis in the decomposition, in [1, 32]
+                       bc='dirichlet', # fixed edges (sine modes) or periodic (Fourier modes): dirichlet | periodic
+    ):
     "A plucked square membrane and its mode amplitudes over time (sine modes for fixed edges, Fourier if periodic)."
     rng = seed_everything(seed); g = Grid2D(n, n); X, Y = g.mesh()
     x0, y0 = rng.uniform(0.3, 0.7, size=2)
@@ -122,7 +145,13 @@ def wave_decomposition(width, c, n, t_end, n_frames, seed, K, bc='dirichlet'):
 
 @register_simulation('frequency_analysis', [*_COMMON, ParamSpec('n_modes', 3, 1, 6, '', 'modes superposed', kind='int')],
                     tiny=dict(n=24, t_end=4.0, n_frames=201))
-def frequency_analysis(c, n, t_end, n_frames, seed, n_modes):
+def frequency_analysis(c, # wave speed, m/s, in [0.1, 4]
+                       n, # grid points per side, in [8, 512]
+                       t_end, # duration, s, in [0.01, 20]
+                       n_frames, # output frames, in [2, 2001]
+                       seed, # random seed
+                       n_modes, # modes superposed, in [1, 6]
+    ):
     "A superposition of random sine modes; the spectrum of each mode's amplitude recovers ω = cπ√(m²+n²)."
     rng = seed_everything(seed); g = Grid2D(n, n); X, Y = g.mesh()
     mn = [(int(a), int(b)) for a, b in rng.choice(np.arange(1, 5), size=(n_modes, 2))]

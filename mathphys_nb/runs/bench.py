@@ -47,22 +47,44 @@ def run_benchmarks(quick: bool = False, only: list[str] | None = None) -> list[d
     return rows
 
 # %% ../../nbs/90c_bench.ipynb #cd946e9c
-def _md_table(rows: list[dict]) -> str:
-    cols = ['benchmark', 'case', 'value', 'unit', 'baseline', 'ratio', 'note']
+def _md_table(rows: list[dict], cols=('benchmark', 'case', 'value', 'unit', 'baseline', 'ratio', 'note')) -> str:
     f = lambda v: f'{v:.4g}' if isinstance(v, float) else str(v)
     out = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
     out += ['| ' + ' | '.join(f(r.get(c, '')) for c in cols) + ' |' for r in rows]
     return '\n'.join(out)
 
-def write_results(rows: list[dict], folder=None) -> Path:
-    "Write `RESULTS.md` and `results.json` (machine info + rows) atomically into `folder` (default bench/)."
+def _merged(old: dict, rows: list[dict], runs: dict) -> tuple[list[dict], dict]:
+    "Rows of `old` whose benchmark was not rerun, then the new ones, in registry order; the run record of each benchmark."
+    rerun = {r['benchmark'] for r in rows}
+    keep = [r for r in old.get('rows', []) if r.get('benchmark') not in rerun]
+    order = {n: i for i, n in enumerate(e.name for e in ordered(BENCHMARKS))}
+    both = sorted(keep + rows, key=lambda r: order.get(r.get('benchmark'), len(order)))   # stable: rows keep their order
+    m = old.get('machine', {})                           # files written before runs were recorded: the file's own run
+    prev = old.get('runs') or {r['benchmark']: {'date': m.get('date', '?'), 'host': m.get('host', '?'), 'cores': m.get('cores', '?'),
+                                                'quick': False} for r in keep}
+    return both, {k: v for k, v in prev.items() if k not in rerun} | runs
+
+def write_results(rows: list[dict], # rows of `run_benchmarks`
+                  folder=None, # where RESULTS.md / results.json go (default bench/)
+                  merge: bool = False, # keep the rows of benchmarks not in `rows` from the results already there
+                  quick: bool = False, # the rows came from a quick run (recorded per benchmark)
+                 ) -> Path:
+    """Write `RESULTS.md` and `results.json` (machine info, rows, and when and where each benchmark last ran)
+    atomically into `folder`. With `merge`, a partial run (`mathphys bench --only X`) replaces only X's rows."""
     folder = Path(folder or repo_root() / 'bench')
     info = machine_info()
-    write_json(folder / 'results.json', {'machine': info, 'rows': rows}, default=str)
+    runs = {n: {'date': info['date'], 'host': info['host'], 'cores': info['cores'], 'quick': quick}
+            for n in dict.fromkeys(r['benchmark'] for r in rows)}
+    old = json.loads((folder / 'results.json').read_text()) if merge and (folder / 'results.json').exists() else {}
+    rows, runs = _merged(old, rows, runs) if merge else (rows, runs)
+    write_json(folder / 'results.json', {'machine': info, 'rows': rows, 'runs': runs}, default=str)
     head = ['# Benchmark results', '', 'Written by `make bench` (`mathphys bench`). Machine: ' +
             ', '.join(f'{k} {v}' for k, v in info.items()), '',
-            'Ratios compare ours with a baseline measured in the same run.', '']
-    with atomic_write(folder / 'RESULTS.md') as f: f.write('\n'.join(head) + _md_table(rows) + '\n')
+            'Ratios compare ours with a baseline measured in the same run (rows of one benchmark always come from one run).', '']
+    when = [{'benchmark': n, 'date': r.get('date', '?'), 'host': r.get('host', '?'), 'cores': r.get('cores', '?'),
+             'mode': 'quick' if r.get('quick') else 'full'} for n, r in runs.items()]
+    tail = ['', '## When each benchmark last ran', '', _md_table(when, ('benchmark', 'date', 'host', 'cores', 'mode')), '']
+    with atomic_write(folder / 'RESULTS.md') as f: f.write('\n'.join(head) + _md_table(rows) + '\n' + '\n'.join(tail))
     return folder / 'RESULTS.md'
 
 # %% ../../nbs/90c_bench.ipynb #e36663ad
@@ -71,9 +93,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog='mathphys bench', description='Run the benchmarks and write bench/RESULTS.md.')
     ap.add_argument('--quick', action='store_true'); ap.add_argument('--only', nargs='*', default=None)
     ap.add_argument('--out', default=None, help='folder for RESULTS.md / results.json (default bench/)')
+    ap.add_argument('--replace', action='store_true', help='with --only: drop the rows of the other benchmarks instead of keeping them')
     a = ap.parse_args(argv)
     rows = run_benchmarks(a.quick, a.only)
-    path = write_results(rows, a.out)
+    path = write_results(rows, a.out, merge=bool(a.only) and not a.replace, quick=a.quick)
     print(path.read_text())
     return 1 if any(r.get('case') == 'ERROR' for r in rows) else 0
 

@@ -26,7 +26,7 @@ __all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'SHIPPED_TRAIN_OVER', 'SPEED_GO
            'export_emulator', 'build_shipped_emulator', 'emulator_weights', 'shipped', 'load_shipped',
            'evaluate_shipped', 'table_rows', 'shipped_core_table', 'plot_rollouts', 'plot_error_vs_lead',
            'animate_rollouts', 'demo_emulator', 'quantized', 'state_bytes', 'bench_emulator', 'sim_frames',
-           'learner_rollout']
+           'learner_rollout', 'onnx_compare', 'bench_emulator_onnx', 'demo_emulator_onnx']
 
 # %% ../../nbs/95_runs_emulator.ipynb #d6530135
 def set_threads(n: int | None = None) -> int:
@@ -237,13 +237,9 @@ def shipped(kind: str = 'emulator') -> dict:
     return {n: e for n, e in read_manifest().items() if e.get('kind') == kind and (data_dir() / e['path']).exists()}
 
 def load_shipped(name: str):
-    "The shipped emulator `name`, refusing it when its autoencoder's file changed since it was trained."
-    from mathphys_nb.emulator.rollout import Emulator
-    e = shipped()[name]; want = e.get('autoencoder_sha256')
-    if want and file_sha256(resolve_ae(e['autoencoder'])) != want:
-        raise MathPhysError(f"{name} was trained on another version of {e['autoencoder']} (its latent space changed): "
-                            "retrain it with `mathphys weights --only emulator`")
-    return Emulator.load(data_dir() / e['path'])
+    "The shipped emulator `name` (the library's `emulator.rollout.load_shipped`, which checks its autoencoder's SHA-256)."
+    from mathphys_nb.emulator.rollout import load_shipped as load
+    return load(name)
 
 def evaluate_shipped(name: str, context: int = 1, members: int = 8, sampler_steps: int = 16, leads: int = 100,
                      max_traj: int | None = None, seed: int = 0, quick: bool = False) -> dict:
@@ -463,30 +459,100 @@ def bench_emulator(quick: bool = False,
 
 # %% ../../nbs/95_runs_emulator.ipynb #c7890c67
 def sim_frames(res, names: list) -> np.ndarray:
-    "A SimResult's fields as (T, F, H, W) frames in the channel order `names` and the Well's axis order (x, y)."
-    out = []
-    for n in names:
-        if n in res.fields: out.append(res.fields[n])
-        else:
-            base, comp = n.rsplit('_', 1); out.append(res.fields[base][..., 'xy'.index(comp)])
-    return np.ascontiguousarray(np.swapaxes(np.stack(out, 1), -1, -2), dtype=np.float32)
+    "The library's `emulator.rollout.sim_frames` (a SimResult's fields as (T, F, H, W) frames in the codec's channel order)."
+    from mathphys_nb.emulator.rollout import sim_frames as frames
+    return frames(res, names)
 
-def learner_rollout(name: str,            # a shipped emulator
-                    sim_params: dict,     # parameters of its simulation chosen by the learner (e.g. {'seed': 7})
-                    steps: int = 20, members: int = 4, sampler_steps: int = 16, seed: int = 0) -> dict:
-    "Simulate from the learner's parameters and emulate from the first frame: {'truth', 'forecast', 'vrmse', 'persistence'}."
-    from mathphys_nb.emulator.training import EMULATION_DATA
-    from mathphys_nb.emulator.rollout import Emulator, rollout
-    from mathphys_nb.physics.simulation import run_simulation
-    from mathphys_nb.well.data import ALIASES
-    from mathphys_nb.emulator.rollout import lead_vrmse
-    ae, data_name, kind = SHIPPED_EMULATORS[name]; r = EMULATION_DATA[data_name]
-    emu = load_shipped(name)
-    dt = r['params']['t_end'] / (r['params']['n_frames'] - 1)
-    res = run_simulation(ALIASES.get(r['simulation'], r['simulation']), n=r['res'], t_end=dt * steps, n_frames=steps + 1, **sim_params)
-    truth = sim_frames(res, emu.codec.names)
-    p = {**res.params, **{f'periodic_{a}': float(res.params.get('bc', 'periodic') == 'periodic') for a in 'xy'}}
-    params = np.float32([p[n] for n in emu.config['param_names']])
-    fc = emu.forecast(truth[:1], steps, members if kind == 'diffusion' else 1, sampler_steps, params, seed)
-    return {'truth': truth[1:], 'forecast': fc, 'vrmse': lead_vrmse(fc.mean(0)[None], truth[None, 1:]),
-            'persistence': lead_vrmse(np.repeat(truth[None, :1], steps, 1), truth[None, 1:]), 'emulator': name}
+def learner_rollout(name: str, sim_params: dict, steps: int = 20, members: int = 4, sampler_steps: int = 16, seed: int = 0) -> dict:
+    "The library's `emulator.rollout.learner_rollout`: simulate from the learner's parameters and emulate from the first frame."
+    from mathphys_nb.emulator.rollout import learner_rollout as run
+    return run(name, sim_params, steps, members, sampler_steps, seed)
+
+# %% ../../nbs/95_runs_emulator.ipynb #091c093b
+def onnx_compare(name: str,            # a shipped emulator
+                 frames: np.ndarray,   # (n, T, F, H, W) test trajectories (physical)
+                 prm: np.ndarray,      # (n, P') their parameters as the dataset stores them
+                 param_names: list,    # the dataset's parameter names
+                 members: int = 8,     # ensemble members for the VRMSE (diffusion)
+                 batch: int = 16,      # rollouts per timed call (members, or copies of the deterministic rollout)
+                 leads: int = 20, repeat: int = 3, encoder: bool = True) -> dict:
+    "Export `name` to ONNX (float32, int8 network, int8 network + decoder) and measure each beside torch fp32 in one run: VRMSE, AE floor, s/frame, bytes."
+    import tempfile
+    import torch
+    from mathphys_nb.emulator.rollout import rollout, evaluate_rollouts
+    from mathphys_nb.emulator.onnx import export_onnx, quantize_onnx, OnnxEmulator, onnx_bytes
+    emu = load_shipped(name); prm = emu.select_params(param_names, prm)[:len(frames)]
+    diffusion = emu.kind == 'diffusion'; steps = 16 if diffusion else 1; threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter(); d = export_onnx(emu, Path(tmp) / name, encoder=encoder); t_export = time.perf_counter() - t0
+        dq = quantize_onnx(d, Path(tmp) / f'{name}_int8'); dqd = quantize_onnx(d, Path(tmp) / f'{name}_int8_dec', decoder=True)
+        folders = {'onnx fp32': d, 'onnx int8': dq, 'onnx int8 + int8 decoder': dqd}
+        runs = {'torch fp32': emu, **{k: OnnxEmulator.load(f, threads) for k, f in folders.items()}}
+        z0 = emu.encode(frames[:, :1])                      # the same encoded context for every runtime (torch encoder)
+        def vrmse(e):   # (rollout VRMSE, autoencoder floor VRMSE), leads 1..leads
+            if encoder:
+                ev = evaluate_rollouts(e, frames, prm, 1, members if diffusion else 1, steps, leads)
+                return float(np.mean(ev['vrmse'])), float(np.mean(ev['autoencoder']))
+            from mathphys_nb.emulator.rollout import lead_vrmse
+            r = e.decode(rollout(e.model, z0, leads, e.params_for(len(z0), prm), members if diffusion else 1, steps, torch.Generator().manual_seed(0)))
+            truth = frames[:, 1:1 + leads]
+            return float(np.mean(lead_vrmse(r.mean(1), truth))), float(np.mean(lead_vrmse(e.decode(emu.encode(truth)), truth)))
+        z = z0[:1].repeat(1 if diffusion else batch, 1, 1, 1, 1)
+        def per_frame(e):   # batched rollout + decoding, seconds per generated frame
+            p = e.params_for(len(z), prm[0])
+            return best_time(lambda: e.decode(rollout(e.model, z, leads, p, batch if diffusion else 1, steps)), repeat=repeat) / (batch * leads)
+        out = {'name': name, 'kind': emu.kind, 'steps': steps, 'batch': batch, 'leads': leads, 'threads': threads, 'repeat': repeat,
+               'members': members if diffusion else 1, 'export_seconds': t_export,
+               'seconds_per_frame': {k: per_frame(e) for k, e in runs.items()},
+               'bytes': {'torch fp32': state_bytes(emu.model) + state_bytes(emu.codec.model.decoder),
+                         **{k: sum(v for n, v in onnx_bytes(f).items() if n != 'encoder') for k, f in folders.items()}}}
+        ev = {k: vrmse(e) for k, e in runs.items()}
+        out['vrmse'], out['floor'] = {k: v[0] for k, v in ev.items()}, {k: v[1] for k, v in ev.items()}
+    return out
+
+@benchmark('emulator_onnx')
+def bench_emulator_onnx(quick: bool = False) -> list[dict]:
+    "ONNX (onnxruntime) float32 and int8 against torch float32: VRMSE leads 1–20, seconds per frame and bytes, one run."
+    from mathphys_nb.emulator.training import make_emulation_data, dataset_params
+    from mathphys_nb.emulator.ae_data import load_frames
+    pairs = {k: v for k, v in _pairs().items() if 'euler' in k}
+    if not pairs: return [{'case': 'no shipped Euler emulator (run make weights)', 'value': float('nan'), 'unit': 's/frame'}]
+    label, kinds = next(iter(pairs.items()))
+    data = make_emulation_data(SHIPPED_EMULATORS[next(iter(kinds.values()))][1], quick=quick)
+    fr = load_frames(data, 'test', max_traj=1 if quick else None); names, prm = dataset_params(data, 'test')
+    rows = []
+    for kind, name in kinds.items():
+        c = onnx_compare(name, fr.data, prm, names, **(dict(members=4, batch=4, leads=8, repeat=1, encoder=False) if quick else {}))   # quick: no encoder export
+        v, t, b, fl = c['vrmse'], c['seconds_per_frame'], c['bytes'], c['floor']
+        for k in ('onnx fp32', 'onnx int8', 'onnx int8 + int8 decoder'):
+            dv = 100 * (v[k] / v['torch fp32'] - 1)
+            rows.append({'case': f"{name} {k} (onnxruntime), {c['steps']} steps, batch {c['batch']}", 'value': t[k], 'unit': 's/frame',
+                         'baseline': t['torch fp32'], 'ratio': t['torch fp32'] / t[k],
+                         'note': f"VRMSE leads 1–{c['leads']} ({c['members']} members, {len(fr.data)} test trajectories): {v[k]:.4f} vs torch fp32 "
+                                 f"{v['torch fp32']:.4f} ({dv:+.2f} %, goal within 10 %: {'met' if abs(dv) <= 10 else 'NOT met'}); "
+                                 f"autoencoder floor {fl[k]:.4f} vs {fl['torch fp32']:.4f}; "
+                                 f"network+decoder bytes {b[k]} vs torch fp32 state dicts {b['torch fp32']} ({b[k] / b['torch fp32']:.2f}×); "
+                                 f"ratio = torch time / ONNX time; {c['threads']} thread(s) each; best of {c['repeat']}"
+                                 + (f"; export took {c['export_seconds']:.0f} s" if k == 'onnx fp32' else '')})
+    return rows
+
+@demo_step('emulator_onnx')
+def demo_emulator_onnx(report, quick: bool = True):
+    "The shipped deterministic Euler emulator exported to ONNX and rolled out by onnxruntime (float32 and int8) beside torch."
+    from mathphys_nb.emulator.training import make_emulation_data, dataset_params
+    from mathphys_nb.emulator.ae_data import load_frames
+    pairs = {k: v for k, v in _pairs().items() if 'euler' in k and 'deterministic' in v}
+    report.section('The emulator for delivery: ONNX and onnxruntime')
+    if not pairs: report.text('No shipped Euler emulator (run `make weights`).'); return
+    name = next(iter(pairs.values()))['deterministic']
+    data = make_emulation_data(SHIPPED_EMULATORS[name][1], quick=True)
+    fr = load_frames(data, 'test', max_traj=1); names, prm = dataset_params(data, 'test')
+    c = onnx_compare(name, fr.data, prm, names, batch=16, leads=20, repeat=1, encoder=False)
+    report.table([{'runtime': k, f"VRMSE leads 1–{c['leads']}": round(c['vrmse'][k], 4),
+                   'vs torch': f"{100 * (c['vrmse'][k] / c['vrmse']['torch fp32'] - 1):+.2f} %",
+                   'AE floor': round(c['floor'][k], 4), 's/frame (batch 16, one timing)': round(c['seconds_per_frame'][k], 5),
+                   'network+decoder bytes': c['bytes'][k]}
+                  for k in c['vrmse']],
+                 f"{name}: the same rollout in torch and in onnxruntime ({c['threads']} thread(s)); export with "
+                 "`mathphys_nb.emulator.onnx.export_onnx`, int8 = onnxruntime's dynamic quantization of the network's matrix products (and of the decoder's convolutions where said); "
+                 "timed best of 3 in `make bench` (emulator_onnx)")

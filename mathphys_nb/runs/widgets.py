@@ -30,8 +30,8 @@ from ..widgets.lessons import lesson_table
 # %% auto #0
 __all__ = ['CHROMIUM', 'ARGS', 'HARMLESS', 'IDLE', 'DONE', 'STOPPED', 'INSTRUMENT', 'venv_bin', 'browser_missing', 'free_port',
            'lab_server', 'api', 'shutdown_kernels', 'browser', 'open_and_run', 'dismiss_news', 'cell_errors', 'pixels',
-           'canvas_is_blank', 'changed_fraction', 'canvases', 'shot', 'wait_changed', 'copy_lessons', 'browser_latency',
-           'bench_browser_latency', 'latency_command', 'demo_lessons']
+           'canvas_is_blank', 'changed_fraction', 'canvases', 'shot', 'wait_changed', 'copy_lessons', 'ran_notebook',
+           'browser_latency', 'bench_browser_latency', 'latency_command', 'demo_lessons']
 
 # %% ../../nbs/97_runs_widgets.ipynb #9a9077d0
 CHROMIUM = '/usr/bin/chromium'
@@ -281,6 +281,23 @@ def _row(case, vals, unit, note):
     return {'case': case, 'value': round(float(vals), 2), 'unit': unit, 'baseline': None, 'ratio': None, 'note': note}
 
 
+@contextmanager
+def ran_notebook(ctx, # a browser context from `browser`
+                 url: str, # the lab server's address
+                 token: str, # its token
+                 nb: str, # notebook path under the server root
+                ):
+    "A new page with `nb` run to the end (an error in a cell raises), its canvas drawn; closed with its kernels afterwards."
+    page = ctx.new_page()
+    try:
+        open_and_run(page, url, token, nb); dismiss_news(page)
+        errs = cell_errors(page)
+        if errs: raise RuntimeError(f'{nb} failed in the browser: {errs[:2]}')
+        page.wait_for_selector('.jp-OutputArea-output canvas'); time.sleep(2)
+        yield page
+    finally:
+        page.close(); shutdown_kernels(url, token)
+
 def browser_latency(quick: bool = True, sizes=(64, 128)) -> list[dict]:
     "Rows: scrub p50/p95, param p50/p95, playback fps, per size; machine noted in each row's note."
     if browser_missing(): raise RuntimeError(f'needs {browser_missing()}')
@@ -296,12 +313,7 @@ def browser_latency(quick: bool = True, sizes=(64, 128)) -> list[dict]:
         with lab_server(root, work) as (url, token), browser(work, 1300, 1000) as ctx:
             ctx.add_init_script(INSTRUMENT)
             for n in sizes:
-                page = ctx.new_page()
-                try:
-                    open_and_run(page, url, token, f'scrub{n}.ipynb'); dismiss_news(page)
-                    errs = cell_errors(page)
-                    if errs: raise RuntimeError(f'scrub{n}.ipynb failed in the browser: {errs[:2]}')
-                    page.wait_for_selector('.jp-OutputArea-output canvas'); time.sleep(2)
+                with ran_notebook(ctx, url, token, f'scrub{n}.ipynb') as page:
                     lat = _measure_keys(page, '.widget-slider .noUi-handle', presses, 0.25, back_every=0)
                     if lat:
                         rows.append(_row(f'scrub {n}x{n}: key → changed frame drawn, p50', np.percentile(lat, 50), 'ms',
@@ -310,22 +322,13 @@ def browser_latency(quick: bool = True, sizes=(64, 128)) -> list[dict]:
                                          f'goal ≤ {16 if n <= 64 else 50} ms'))
                     rows.append(_row(f'playback {n}x{n}: distinct frames drawn per second', _fps(page, 3 if quick else 6), 'fps',
                                      'Play widget at 10 ms interval, 41 frames'))
-                finally:
-                    page.close(); shutdown_kernels(url, token)
-                page = ctx.new_page()
-                try:
-                    open_and_run(page, url, token, f'param{n}.ipynb'); dismiss_news(page)
-                    errs = cell_errors(page)
-                    if errs: raise RuntimeError(f'param{n}.ipynb failed in the browser: {errs[:2]}')
-                    page.wait_for_selector('.jp-OutputArea-output canvas'); time.sleep(2)
+                with ran_notebook(ctx, url, token, f'param{n}.ipynb') as page:
                     lat = _measure_keys(page, '.widget-slider .noUi-handle', max(6, presses // 2), 1.5 if n > 64 else 1.0,
                                         back_every=3)
                     if lat:
                         rows.append(_row(f'param {n}x{n}: key → re-simulated frame drawn, p50', np.percentile(lat, 50), 'ms',
                                          f'{len(lat)} presses seen; kernel runs heat_equation (6 frames) and sends buffers'))
                         rows.append(_row(f'param {n}x{n}: key → re-simulated frame drawn, p95', np.percentile(lat, 95), 'ms', ''))
-                finally:
-                    page.close(); shutdown_kernels(url, token)
     return rows
 
 # %% ../../nbs/97_runs_widgets.ipynb #69b6f706

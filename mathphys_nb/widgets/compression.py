@@ -278,12 +278,11 @@ def learned_emulator(name: str, # a shipped emulator, e.g. 'emu_release64_r64_de
                      sampler_steps: int = 8 # sampler steps per state (diffusion emulators)
                     ):
     "A shipped latent emulator as the explorer's rollout `fn(u0, t) -> frames` (u0: (ny, nx) or (F, ny, nx))."
-    from mathphys_nb.core import data_dir
-    from mathphys_nb.emulator.rollout import Emulator
+    from mathphys_nb.emulator.rollout import load_shipped
     m = shipped_manifest(); e = m.get(name)
     if e is None or e.get('kind') != 'emulator':
         raise UnknownNameError(f"no shipped emulator {name!r}; shipped: {', '.join(sorted(k for k, v in m.items() if v.get('kind') == 'emulator')) or 'none'}")
-    emu = Emulator.load(data_dir() / e['path'])
+    emu = load_shipped(name)                 # refuses an emulator whose autoencoder file changed
     names = list(emu.config.get('param_names', [])); params = dict(params or {})
     missing = [n for n in names if n not in params]
     if missing: raise MathPhysError(f'{name} needs the simulation parameters {missing}')
