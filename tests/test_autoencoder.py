@@ -204,3 +204,15 @@ def test_demo_step_and_benchmark_on_shipped_weights():
     assert live and all(abs(r['VRMSE now'] - r['VRMSE in manifest']) < 0.5 * r['VRMSE in manifest'] + 0.05 for r in live)
     rows = bench_autoencoder(quick=True)
     assert {r['unit'] for r in rows} == {'ms/frame', 'B/frame', 'MB/frame'} and all(r['value'] > 0 for r in rows)
+
+
+def test_fine_tune_recipe_quick_starts_from_the_shipped_64_model(tmp_path):
+    from mathphys_nb.runs.autoencoder import build_shipped, SHIPPED
+    if not (ROOT / 'data' / 'weights' / 'ae_euler64_r80.pt').exists(): pytest.skip('no shipped ae_euler64_r80 (run `make weights`)')
+    assert SHIPPED['ae_euler128_r80'][0] == 'euler128_dt04' and SHIPPED['ae_euler128_r80'][1]['max_minutes'] <= 15
+    e = build_shipped('ae_euler128_r80', tmp_path, work=tmp_path / '_work', quick=True, show=False)
+    assert e['config'] == 'dcae_f8c4' and e['resolution'] == 32 and e['ratio'] == pytest.approx(80)
+    assert e['train']['init_from'] == 'ae_euler64_r80' and e['train']['steps'] == 2
+    _, tf, _ = load_autoencoder(tmp_path / 'ae_euler128_r80.pt')
+    _, tf64, _ = load_autoencoder(ROOT / 'data' / 'weights' / 'ae_euler64_r80.pt')
+    assert tf.to_dict() == tf64.to_dict()                                  # the 64² model's field transform is kept

@@ -129,8 +129,8 @@ def test_eval_command_prints_one_json_line(tiny, tmp_path):
 
 def test_quick_weights_recipe(tmp_path):
     from mathphys_nb.runs.emulator import emulator_weights
-    rows = emulator_weights(tmp_path, quick=True)
-    assert [r['model'] for r in rows] == ['diffusion', 'deterministic']
+    rows = emulator_weights(tmp_path, quick=True)   # the 64² 80× pair and the 128² pair, on tiny grids a quarter of theirs
+    assert [(r['model'], r['resolution']) for r in rows] == [('diffusion', 16), ('deterministic', 16), ('diffusion', 32), ('deterministic', 32)]
     for r in rows:
         assert (tmp_path / f"{r['path'].split('/')[-1]}").exists()
         assert set(r['test']) >= {'vrmse', 'persistence', 'autoencoder', 'spread_skill', 'skill'}
@@ -156,3 +156,37 @@ def test_torchrun_two_processes_keep_weights_in_sync(tiny, tmp_path):
     assert sorted(r['rank'] for r in rows) == [0, 1] and all(r['world'] == 2 for r in rows)
     assert rows[0]['valid_loss'] == rows[1]['valid_loss']
     assert (tmp_path / 'ddp.pt').exists()
+
+
+def test_time_budget_stops_and_resume_respects_it(tiny, tmp_path):
+    cfg = EmulatorTrainConfig(kind='deterministic', steps=50, ckpt_every=25, max_minutes=1e-9, **TINY)
+    r = train_emulator(_latents(tiny), cfg, tmp_path / 'b.pt')
+    assert r['steps'] == 1 and 'time budget' in r['stopped'] and (tmp_path / 'b.pt.resume').exists()
+    assert train_emulator(_latents(tiny), cfg, tmp_path / 'b.pt')['steps'] == 1
+
+
+def test_shipped_recipes_cover_three_euler_ratios_and_128():
+    from mathphys_nb.runs.emulator import SHIPPED_EMULATORS, SHIPPED_TRAIN, SHIPPED_TRAIN_OVER
+    from mathphys_nb.emulator.training import EMULATION_DATA
+    ratios = {ae for ae, data, kind in SHIPPED_EMULATORS.values() if data == 'euler64_dt04'}
+    assert ratios == {'ae_euler64_r80', 'ae_euler64_r320', 'ae_euler64_r1280'}
+    assert SHIPPED_EMULATORS['emu_euler128_r80_deterministic'] == ('ae_euler128_r80', 'euler128_dt04', 'deterministic')
+    assert EMULATION_DATA['euler128_dt04']['res'] == 128 and SHIPPED_TRAIN['max_minutes'] <= 15
+    assert all(o['max_minutes'] <= 15 for o in SHIPPED_TRAIN_OVER.values())
+
+
+def test_core_table_of_the_shipped_euler_emulators():
+    from mathphys_nb.runs.emulator import shipped, shipped_core_table, eval_emulator_command
+    if not any(e.get('system') == 'euler' and e.get('resolution') == 64 for e in shipped().values()):
+        pytest.skip('no shipped Euler emulators (run `make weights`)')
+    ct = shipped_core_table(64)
+    assert list(ct['ratios']) == ['80', '320', '1280'] and ct['middle_ratio'] == '320'
+    assert len(ct['rows']) == 9 and all('diffusion better' in r for r in ct['rows'])
+    goals = [v['goal'] for v in ct['verdicts']]
+    assert '320× (middle ratio: the goal): deterministic VRMSE at leads 1-20 within 2× the AE floor' in goals
+    assert sum('diffusion better than deterministic at leads ≥ 21' in g for g in goals) == 3
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf): assert eval_emulator_command(['--table', '--json']) == 0
+    js = json.loads(buf.getvalue())
+    assert sorted(js['ratios']) == ['1280', '320', '80'] and js['resolution'] == 64
+    assert all(isinstance(v['met'], bool) for v in js['verdicts'])

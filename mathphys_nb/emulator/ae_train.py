@@ -15,7 +15,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['AETrainConfig', 'dist_setup', 'cpu_threads', 'lr_at', 'step_batch', 'save_training', 'load_autoencoder',
-           'train_autoencoder', 'tiny_well', 'latent_size', 'evaluate_autoencoder', 'export_weights']
+           'resolve_autoencoder', 'train_autoencoder', 'tiny_well', 'latent_size', 'evaluate_autoencoder',
+           'export_weights']
 
 # %% ../../nbs/32_ae_train.ipynb #e5aa882e
 import torch
@@ -51,6 +52,8 @@ class AETrainConfig:
     valid_frames: int = 64
     max_traj: int | None = None      # cap on training trajectories (tests)
     log1p: str = 'auto'
+    init_from: str | None = None     # fine-tune: start from this autoencoder (path or shipped name); its architecture and field transform are kept
+    max_minutes: float | None = None # stop (checkpointed, resumable) once training has taken this many minutes
 
     def __post_init__(self):
         if self.loss not in ('vmse', 'vrmse'): raise RangeError(f"loss must be 'vmse' or 'vrmse', got {self.loss!r}")
@@ -127,6 +130,15 @@ def _valid_subset(frames: WellFrames, n: int) -> np.ndarray:
     flat = frames.flat; idx = np.linspace(0, len(flat) - 1, min(n, len(flat))).round().astype(int)
     return flat[idx]
 
+def resolve_autoencoder(spec) -> Path:
+    "An autoencoder checkpoint from a path or the name of a shipped one (data/weights/<name>.pt)."
+    from mathphys_nb.core import data_dir
+    p = Path(spec)
+    if p.exists(): return p
+    q = data_dir('weights') / f'{spec}.pt'
+    if q.exists(): return q
+    raise FileNotFoundError(f'no autoencoder checkpoint {spec!r} (neither a file nor data/weights/{spec}.pt)')
+
 def train_autoencoder(cfg: AETrainConfig, out_dir, resume: bool = True, threads: int | None = None,
                       stop_after: int | None = None, show: bool = True) -> dict:
     "Train (or resume) into `out_dir`; returns {'checkpoint', 'config', 'history', 'seconds'}. `stop_after` simulates an interruption."
@@ -134,9 +146,15 @@ def train_autoencoder(cfg: AETrainConfig, out_dir, resume: bool = True, threads:
     if dev.type == 'cpu': cpu_threads(threads)
     out_dir = Path(out_dir)
     train = load_frames(cfg.data, 'train', max_traj=cfg.max_traj); valid = load_frames(cfg.data, 'valid')
-    tf = transform_from_stats(cfg.data, train, cfg.log1p)
-    arch = cfg.arch(len(train.names), train.res, train.periodic); config = _config(cfg, arch, tf, train)
+    init = load_autoencoder(resolve_autoencoder(cfg.init_from)) if cfg.init_from else None
+    if init is not None:   # fine-tuning: the same convolutions (any grid size) and the same field transform
+        if list(init[1].names) != list(train.names): raise ShapeError(f'{cfg.init_from} was trained on fields {init[1].names}, the data holds {train.names}')
+        tf, arch = init[1], DCAEConfig.from_dict({**init[0].cfg.to_dict(), 'periodic': tuple(train.periodic)})
+    else:
+        tf = transform_from_stats(cfg.data, train, cfg.log1p); arch = cfg.arch(len(train.names), train.res, train.periodic)
+    config = _config(cfg, arch, tf, train)
     torch.manual_seed(cfg.seed); model = AutoEncoder(arch).to(dev)
+    if init is not None: model.load_state_dict(init[0].state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, history, t_prev, c_prev = 0, {'step': [], 'loss': [], 'valid_step': [], 'valid_vrmse': [], 'seconds': 0.0, 'cpu_seconds': 0.0}, 0.0, 0.0
     if resume and (out_dir / 'last.pt').exists():
@@ -150,7 +168,7 @@ def train_autoencoder(cfg: AETrainConfig, out_dir, resume: bool = True, threads:
     loss_fn = vmse if cfg.loss == 'vmse' else vrmse_loss
     train_t = torch.as_tensor(train.flat); vfr = _valid_subset(valid, cfg.valid_frames)
     t0, c0 = time.perf_counter(), time.process_time(); bar = progress(total=cfg.steps, initial=step, desc=arch.name) if show and rank == 0 else _NullBar()
-    while step < cfg.steps:
+    while step < cfg.steps and not (cfg.max_minutes and t_prev >= 60 * cfg.max_minutes):   # (a resumed run past its budget stops at once)
         net.train()
         x = tf.forward(step_batch(train_t, step, cfg, train.names, train.periodic, rank, world)).to(dev)
         torch.manual_seed(cfg.seed * 7919 + step * world + rank)                      # dropout masks: seeded too
@@ -172,6 +190,11 @@ def train_autoencoder(cfg: AETrainConfig, out_dir, resume: bool = True, threads:
             if rank == 0: save_training(out_dir, model, opt, config, step, history)
             if world > 1: torch.distributed.barrier()
         if stop_after is not None and step >= stop_after: break
+        if cfg.max_minutes and t_prev + time.perf_counter() - t0 >= 60 * cfg.max_minutes:   # time budget spent: checkpoint, stop
+            history['seconds'] = t_prev + time.perf_counter() - t0; history['cpu_seconds'] = c_prev + time.process_time() - c0
+            history['stopped'] = f'time budget of {cfg.max_minutes:g} min reached at step {step} of {cfg.steps}'
+            if rank == 0: save_training(out_dir, model, opt, config, step, history)
+            break
     bar.close()
     return {'checkpoint': out_dir / 'last.pt', 'config': config, 'history': history, 'seconds': history['seconds']}
 

@@ -32,6 +32,8 @@ __all__ = ['EMULATION_DATA', 'emulation_data_command', 'make_emulation_data', 'p
 EMULATION_DATA = {
     'euler64_dt04': dict(simulation='euler', n_traj=24, res=64, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
                          doc='Euler four-quadrant Riemann problems, 64², frames 0.04 apart (4× the default spacing), 101 frames'),
+    'euler128_dt04': dict(simulation='euler', n_traj=16, res=128, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
+                          doc='Euler four-quadrant Riemann problems, 128², frames 0.04 apart (4× the default spacing), 101 frames'),
     'release64': dict(simulation='diffusion', n_traj=24, res=64, seed=10_000, params={'t_end': 0.5, 'n_frames': 26},
                       doc='one Gaussian release spreading (3 parameters), 64², frames 0.02 apart, 26 frames'),
 }
@@ -236,6 +238,7 @@ class EmulatorTrainConfig:
     seed: int = 0
     ckpt_every: int = 200
     valid_every: int = 0           # 0: validate only at checkpoints
+    max_minutes: float = 0.0       # > 0: stop (checkpointed, resumable) once training has taken this many minutes
 
     def __post_init__(self):
         check_choice(self.kind, ['diffusion', 'deterministic'], 'emulator kind')
@@ -308,7 +311,14 @@ def train_emulator(train: LatentSet,    # standardized training latents
     model.train(); steps_it = range(start, end)
     bar = progress(steps_it, desc=cfg.name, total=end - start) if rank == 0 else None   # one bar, on rank 0
     per = cfg.batch // world; loss_ema = None
+    stopped = None
     for step in (bar if bar is not None else steps_it):
+        if cfg.max_minutes and seconds >= 60 * cfg.max_minutes:   # time budget spent (a resumed run past it stops at once)
+            stopped = f'time budget of {cfg.max_minutes:g} min reached at step {step} of {cfg.steps}'
+            if step > start:
+                vl = valid_loss(model, valid, cfg) if valid is not None else float('nan')
+                hist.append([step, loss_ema, vl]); save(step)
+            end = step; break
         t0 = time.perf_counter()
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)
         x, mask, p = sample_windows(train, per, cfg.window, cfg.max_context, g)
@@ -326,7 +336,8 @@ def train_emulator(train: LatentSet,    # standardized training latents
             hist.append([done, loss_ema, vl])
             if bar is not None: bar.set_postfix(loss=f'{loss_ema:.4f}', valid=f'{vl:.4f}')
             save(done, final=done == cfg.steps)
-    return {'name': cfg.name, 'steps': end, 'seconds': seconds, 'history': hist, 'rank': rank, 'world': world,
+    if bar is not None and stopped: bar.close()
+    return {'name': cfg.name, 'steps': end, 'seconds': seconds, 'history': hist, 'rank': rank, 'world': world, 'stopped': stopped,
             'train_loss': hist[-1][1] if hist else None, 'valid_loss': hist[-1][2] if hist else None}
 
 # %% ../../nbs/37_emulator_training.ipynb #763f4421

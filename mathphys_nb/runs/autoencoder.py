@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['EULER64', 'RELEASE64', 'FAMILY', 'SHIPPED', 'LOLA_EULER', 'add_manifest_entry', 'train_ae_command', 'eval_ae_command',
-           'ensure_dataset', 'machine', 'build_shipped', 'autoencoder_weights', 'shipped_entries', 'compression_rows',
-           'field_rows', 'goal_rows', 'plot_error_vs_ratio', 'heldout_data', 'live_rows', 'reconstruction_figure',
-           'demo_autoencoder', 'bench_autoencoder']
+__all__ = ['EULER64', 'RELEASE64', 'FAMILY', 'SHIPPED', 'SYSTEM_OF', 'LOLA_EULER', 'add_manifest_entry', 'train_ae_command',
+           'eval_ae_command', 'ensure_dataset', 'machine', 'build_shipped', 'autoencoder_weights', 'shipped_entries',
+           'compression_rows', 'field_rows', 'goal_rows', 'plot_error_vs_ratio', 'heldout_data', 'live_rows',
+           'reconstruction_figure', 'demo_autoencoder', 'bench_autoencoder']
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #63d50973
 import torch
@@ -106,10 +106,18 @@ SHIPPED = {   # name: (data recipe, training overrides); steps sized to what 2 b
     'ae_release64_r64':   (RELEASE64, {'ratio': 64, 'steps': 300, 'warmup': 50}),
     'ae_release64_r256':  (RELEASE64, {'ratio': 256, 'steps': 200, 'warmup': 20}),
     'ae_release64_r1024': (RELEASE64, {'ratio': 1024, 'steps': 150, 'warmup': 20}),
+    # 128²: fine-tuned from the 64² 80× model on the 128² emulation set (a name in emulator.training.EMULATION_DATA)
+    'ae_euler128_r80':    ('euler128_dt04', {'factor': 8, 'lat_channels': 4, 'init_from': 'ae_euler64_r80', 'steps': 120,
+                                             'batch': 8, 'lr': 3e-4, 'warmup': 10, 'eval_every': 40, 'ckpt_every': 20,
+                                             'max_minutes': 14.0}),
 }
+SYSTEM_OF = {'euler128_dt04': 'euler_flow_128'}   # data set name → system label, where the name does not end in _<res>
 
-def ensure_dataset(recipe: dict, root=None) -> Path:
-    "The dataset of `recipe` under `root` (default data/well), made if missing; a `recipe.json` stamp says how it was made."
+def ensure_dataset(recipe: dict | str, root=None) -> Path:
+    "The dataset of `recipe` (or the emulation set of that name) under `root` (default data/well), made if missing; a `recipe.json` stamp says how it was made."
+    if isinstance(recipe, str):
+        from mathphys_nb.emulator.training import make_emulation_data
+        return make_emulation_data(recipe, Path(root) / 'emulator' if root else None)
     root = Path(root or data_dir('well', create=True)); name = f"{ALIASES.get(recipe['simulation'], recipe['simulation'])}_{recipe['res']}"
     path, stamp = root / name, root / name / 'recipe.json'
     if stamp.exists() and json.loads(stamp.read_text()) == recipe: return path
@@ -126,10 +134,17 @@ def machine() -> str:
 def build_shipped(name: str, out_dir=None, work=None, train_only: bool = False, quick: bool = False, show: bool = True) -> dict | None:
     "Train (resuming) shipped model `name`, export it with float16 weights to `out_dir`, evaluate it, add its manifest entry."
     recipe, over = SHIPPED[name]
-    if quick: recipe = {**recipe, 'n_traj': 4, 'res': 16, 'params': {**recipe['params'], 'n_frames': 4}}; over = {**over, 'steps': 2}
+    if isinstance(recipe, str) and not quick:
+        from mathphys_nb.emulator.training import EMULATION_DATA
+        recipe = {'name': recipe, **EMULATION_DATA[recipe]}
+    if quick:
+        if isinstance(recipe, str): recipe = {**EULER64, 'res': 32}   # a fine-tuning recipe: the same path on a tiny grid
+        recipe = {**recipe, 'n_traj': 4, 'res': min(recipe['res'], 32) if 'init_from' in over else 16,
+                  'params': {**recipe['params'], 'n_frames': 4}}; over = {**over, 'steps': 2}
     out_dir = Path(out_dir or data_dir('weights', create=True)); out_dir.mkdir(parents=True, exist_ok=True)
-    data = ensure_dataset(recipe, Path(work) / 'well' if work else None)
-    if quick: over = {**over, 'ratio': 4, 'width': 8, 'max_width': 16, 'eval_every': 1, 'ckpt_every': 1, 'valid_frames': 4}
+    data = ensure_dataset(recipe['name'] if 'name' in recipe else recipe, Path(work) / 'well' if work else None)
+    if quick and 'init_from' not in over: over = {**over, 'ratio': 4, 'width': 8, 'max_width': 16}
+    if quick: over = {**over, 'eval_every': 1, 'ckpt_every': 1, 'valid_frames': 4, 'batch': 4}
     cfg = AETrainConfig(str(data), **over)
     run = Path(work or build_dir('weights_work', create=True)) / name
     r = train_autoencoder(cfg, run, show=show)
@@ -137,13 +152,15 @@ def build_shipped(name: str, out_dir=None, work=None, train_only: bool = False, 
     ev = evaluate_autoencoder(r['checkpoint'], data, 'test')
     path = export_weights(r['checkpoint'], out_dir / f'{name}.pt', test=ev)
     c = r['config']; h = r['history']
+    system = SYSTEM_OF.get(c['data']['dataset'], c['data']['dataset'].rsplit('_', 1)[0])
     entry = {'path': str(path.relative_to(out_dir.parent)),                     # relative to data/ for data/weights
-             'kind': 'autoencoder', 'system': c['data']['dataset'].rsplit('_', 1)[0], 'resolution': recipe['res'],
+             'kind': 'autoencoder', 'system': system, 'resolution': recipe['res'],
              'ratio': c['data']['ratio'], 'config': c['name'], 'params': n_params(load_autoencoder(path)[0]),
-             'family': FAMILY.get(c['data']['dataset'].rsplit('_', 1)[0], ''), 'data_recipe': recipe, 'seed': cfg.seed,
+             'family': FAMILY.get(system.removesuffix('_128'), ''), 'data_recipe': recipe, 'seed': cfg.seed,
              'train': {'steps': h['step'][-1], 'batch': cfg.batch, 'seconds': round(h['seconds'], 1),
                        'cpu_seconds': round(h.get('cpu_seconds', float('nan')), 1), 'where': machine(),
-                       'final_loss': float(np.mean(h['loss'][-20:])), 'valid_vrmse': h['valid_vrmse'][-1]},
+                       'final_loss': float(np.mean(h['loss'][-20:])), 'valid_vrmse': h['valid_vrmse'][-1],
+                       **({'init_from': cfg.init_from, 'stopped': h.get('stopped')} if cfg.init_from else {})},
              'test': ev, 'bytes': path.stat().st_size}
     add_manifest_entry(out_dir, name, entry)
     return entry

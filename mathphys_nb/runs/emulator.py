@@ -21,12 +21,12 @@ from .registry import demo_step, benchmark, command, weights_recipe, best_time
 # torch and the emulator library are imported inside the functions, so that `mathphys --help` stays fast.
 
 # %% auto #0
-__all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'set_threads', 'resolve_ae', 'file_sha256', 'ae_codec',
-           'solver_seconds_per_frame', 'train_emulator_command', 'eval_emulator_command', 'machine', 'export_emulator',
-           'build_shipped_emulator', 'emulator_weights', 'shipped', 'load_shipped', 'evaluate_shipped', 'table_rows',
-           'plot_rollouts', 'plot_error_vs_lead', 'animate_rollouts', 'demo_emulator', 'quantized', 'state_bytes',
-           'bench_emulator', 'sim_frames', 'learner_rollout', 'onnx_compare', 'bench_emulator_onnx',
-           'demo_emulator_onnx']
+__all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'SHIPPED_TRAIN_OVER', 'SPEED_GOALS', 'set_threads', 'resolve_ae', 'file_sha256',
+           'ae_codec', 'solver_seconds_per_frame', 'train_emulator_command', 'eval_emulator_command', 'machine',
+           'export_emulator', 'build_shipped_emulator', 'emulator_weights', 'shipped', 'load_shipped',
+           'evaluate_shipped', 'table_rows', 'shipped_core_table', 'plot_rollouts', 'plot_error_vs_lead',
+           'animate_rollouts', 'demo_emulator', 'quantized', 'state_bytes', 'bench_emulator', 'sim_frames',
+           'learner_rollout', 'onnx_compare', 'bench_emulator_onnx', 'demo_emulator_onnx']
 
 # %% ../../nbs/95_runs_emulator.ipynb #d6530135
 def set_threads(n: int | None = None) -> int:
@@ -117,11 +117,15 @@ def train_emulator_command(argv: list[str]) -> int:
 
 @command('eval', 'emulator', help='evaluate an emulator checkpoint on a dataset (VRMSE by lead bins, persistence, AE floor)')
 def eval_emulator_command(argv: list[str]) -> int:
-    "mathphys eval emulator --checkpoint C --data D [--json]"
+    "mathphys eval emulator --checkpoint C --data D [--json]  |  mathphys eval emulator --table [--resolution 64] [--live] [--json]"
     from mathphys_nb.emulator.training import dataset_params
     from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts, summarize
-    ap = argparse.ArgumentParser(prog='mathphys eval emulator', description='Roll out from the first frames of each test trajectory and score.')
-    ap.add_argument('--checkpoint', required=True); ap.add_argument('--data', required=True)
+    ap = argparse.ArgumentParser(prog='mathphys eval emulator', description='Roll out from the first frames of each test trajectory and score; '
+                                 'or (--table) the core table of the shipped Euler emulators at every ratio, with the goals judged.')
+    ap.add_argument('--checkpoint'); ap.add_argument('--data')
+    ap.add_argument('--table', action='store_true', help='the core table of the shipped Euler emulators (from the manifest; --live re-evaluates)')
+    ap.add_argument('--resolution', type=int, default=64, help='with --table: the grid of the shipped emulators to tabulate')
+    ap.add_argument('--live', action='store_true', help='with --table: evaluate the shipped emulators now instead of reading the manifest')
     ap.add_argument('--split', default='test'); ap.add_argument('--context', type=int, default=1)
     ap.add_argument('--members', type=int, default=8); ap.add_argument('--sampler-steps', type=int, default=16)
     ap.add_argument('--leads', type=int, default=100); ap.add_argument('--max-traj', type=int, default=None)
@@ -129,6 +133,14 @@ def eval_emulator_command(argv: list[str]) -> int:
     ap.add_argument('--json', action='store_true', help='print one JSON line'); ap.add_argument('--threads', type=int, default=None)
     a = ap.parse_args(argv)
     set_threads(a.threads)
+    if a.table:
+        ct = shipped_core_table(a.resolution, live=a.live, members=a.members, sampler_steps=a.sampler_steps, leads=a.leads, max_traj=a.max_traj)
+        if a.json: print(json.dumps({k: ct[k] for k in ('resolution', 'ratios', 'middle_ratio', 'verdicts', 'source')}))
+        else:
+            print(_text_table(ct['rows']))
+            for v in ct['verdicts']: print(f"{'MET ' if v['met'] else 'NOT '} {v['goal']}: {v['measured']}" + (f" ({v['note']})" if v['note'] else ''))
+        return 0
+    if not (a.checkpoint and a.data): ap.error('--checkpoint and --data are required (or --table)')
     from mathphys_nb.emulator.ae_data import load_frames
     try:
         emu = Emulator.load(a.checkpoint)
@@ -147,9 +159,15 @@ def eval_emulator_command(argv: list[str]) -> int:
 # %% ../../nbs/95_runs_emulator.ipynb #581c777b
 SHIPPED_EMULATORS = {  # name: (autoencoder, emulation data set, kind)
     f'emu_{ae[3:]}_{kind}': (ae, data, kind)
-    for ae, data in (('ae_euler64_r80', 'euler64_dt04'), ('ae_euler64_r1280', 'euler64_dt04'), ('ae_release64_r64', 'release64'))
+    for ae, data in (('ae_euler64_r80', 'euler64_dt04'), ('ae_euler64_r320', 'euler64_dt04'), ('ae_euler64_r1280', 'euler64_dt04'),
+                     ('ae_release64_r64', 'release64'), ('ae_euler128_r80', 'euler128_dt04'))
     for kind in ('diffusion', 'deterministic')}
-SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, steps=400, batch=16, lr=1e-3, warmup=40, ckpt_every=100)
+SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, steps=400, batch=16, lr=1e-3, warmup=40, ckpt_every=100,
+                     max_minutes=15.0)
+SHIPPED_TRAIN_OVER = {   # per emulator. 128²: 16×16 latents, 4× the tokens per state of 64²; a window of 3 states (768 tokens, not
+    # 1280: attention dominates, a training step costs ~2.5× less) and batches of 8 keep a model within the time budget
+    f'emu_euler128_r80_{kind}': dict(window=3, max_context=2, steps=800, batch=8, warmup=50, ckpt_every=100, max_minutes=14.0)
+    for kind in ('diffusion', 'deterministic')}
 
 def machine() -> str:
     import torch
@@ -170,15 +188,15 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
     out_dir = Path(out_dir or data_dir('weights', create=True)); out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(work or build_dir('weights_work', 'emulator', create=True))
     recipe = EMULATION_DATA[data_name]
-    if quick:       # seconds: a tiny Euler set and the stand-in codec (no autoencoder needed)
+    if quick:       # seconds: a tiny Euler set (a quarter of the recipe's grid) and the stand-in codec (no autoencoder needed)
         from mathphys_nb.well.data import make_dataset
-        data = work / 'quick' / 'tiny_euler'
-        if not data.exists(): data = make_dataset('euler', n_traj=4, res=16, out=work / 'quick', t_end=0.8, n_frames=17, dataset_name='tiny_euler')
-        fr = load_frames(data, 'train'); codec, cc = PoolCodec(transform_from_stats(data, fr), 4, fr.periodic), None
+        qres = recipe['res'] // 4; data = work / 'quick' / f'tiny_euler{qres}'
+        if not data.exists(): data = make_dataset('euler', n_traj=4, res=qres, out=work / 'quick', t_end=0.8, n_frames=17, dataset_name=f'tiny_euler{qres}')
+        fr = load_frames(data, 'train'); codec, cc = PoolCodec(transform_from_stats(data, fr), qres // 4, fr.periodic), None
         train = dict(width=24, depth=1, heads=2, steps=3, batch=4, warmup=1, ckpt_every=3)
     else:
         data = make_emulation_data(data_name)
-        codec, cc = ae_codec(ae); train = dict(SHIPPED_TRAIN)
+        codec, cc = ae_codec(ae); train = {**SHIPPED_TRAIN, **SHIPPED_TRAIN_OVER.get(name, {})}
     cfg = EmulatorTrainConfig(kind=kind, **{**train, **train_over})
     run = work / f'{name}.pt'
     r = fit_emulator(codec, data, cfg, run, copies=1 if quick else 4, cache=work / '_latents', codec_config=cc)
@@ -191,10 +209,11 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
     path = export_emulator(run, out_dir / f'{name}.pt', test=js)
     entry = {'path': str(path.relative_to(data_dir())) if data_dir().resolve() in path.resolve().parents else str(path),
              'kind': 'emulator', 'model': kind, 'system': recipe['simulation'] if not quick else 'euler (quick)',
-             'resolution': recipe['res'] if not quick else 16, 'ratio': emu.ratio, 'autoencoder': cc['name'] if cc else codec.name,
-             'config': cfg.name, 'data_recipe': {'name': data_name, **recipe} if not quick else 'tiny euler 16² (quick)',
+             'resolution': recipe['res'] if not quick else recipe['res'] // 4, 'ratio': emu.ratio, 'autoencoder': cc['name'] if cc else codec.name,
+             'config': cfg.name, 'data_recipe': {'name': data_name, **recipe} if not quick else f"tiny euler {recipe['res'] // 4}² (quick)",
              'seed': cfg.seed, 'train': {'steps': r['steps'], 'batch': cfg.batch, 'seconds': round(r['seconds'], 1),
-                                         'where': machine(), 'train_loss': r['train_loss'], 'valid_loss': r['valid_loss']},
+                                         'where': f'{machine()}, load average {os.getloadavg()[0]:.1f} (shared machine)', 'train_loss': r['train_loss'],
+                                         'valid_loss': r['valid_loss'], 'stopped': r.get('stopped')},
              'test': js, 'bytes': path.stat().st_size}
     if cc: entry['autoencoder_sha256'] = file_sha256(resolve_ae(ae))
     if out_dir.resolve() == data_dir('weights').resolve():
@@ -205,7 +224,7 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
 @weights_recipe('emulator')
 def emulator_weights(out_dir, quick: bool = False) -> list[dict]:
     "Train, evaluate and export the default emulators (quick: two tiny stand-in models, seconds)."
-    names = [n for n in SHIPPED_EMULATORS if n.startswith('emu_euler64_r80')] if quick else list(SHIPPED_EMULATORS)
+    names = [n for n in SHIPPED_EMULATORS if n.startswith(('emu_euler64_r80', 'emu_euler128'))] if quick else list(SHIPPED_EMULATORS)
     work = Path(out_dir) / '_work_emulator' if quick else None
     rows = [build_shipped_emulator(n, out_dir, work, quick) for n in names]
     if quick: shutil.rmtree(work, ignore_errors=True)
@@ -246,6 +265,21 @@ def table_rows(results: dict) -> list[dict]:
                          'spread/skill': None if ev['spread_skill'] is None else round(ev['spread_skill'], 2),
                          'spectrum err low/mid/high': '/'.join(f"{ev['spectrum'][k]:.2f}" for k in ('low', 'mid', 'high'))})
     return rows
+
+# %% ../../nbs/95_runs_emulator.ipynb #7db890ec
+def shipped_core_table(resolution: int = 64, live: bool = False, system: str = 'euler', **eval_kw) -> dict:
+    "The core table (`emulator.rollout.core_table`) of the shipped `system` emulators at `resolution`: from the manifest, or evaluated now."
+    from mathphys_nb.emulator.rollout import core_table, summarize
+    es = {n: e for n, e in shipped().items() if e.get('system') == system and int(e.get('resolution') or 0) == int(resolution)}
+    if live: summ = {n: summarize(evaluate_shipped(n, **{k: v for k, v in eval_kw.items() if v is not None}), e['ratio']) for n, e in es.items()}
+    else: summ = {n: e['test'] for n, e in es.items()}
+    return {**core_table(summ), 'resolution': int(resolution), 'emulators': sorted(es),
+            'source': 'evaluated now' if live else 'manifest: measured by the weights recipe on the test split (8 members, 16 sampler steps)'}
+
+def _text_table(rows: list[dict]) -> str:
+    "Rows as a plain text table (for the command line)."
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return '\n'.join([' | '.join(keys)] + [' | '.join(str(r.get(k, '')) for k in keys) for r in rows])
 
 # %% ../../nbs/95_runs_emulator.ipynb #654975f6
 def plot_rollouts(results: dict, # {label: evaluate_rollouts(...) result}; diffusion ones show members
@@ -316,8 +350,9 @@ def _pairs() -> dict:
     "{label: {kind: name}} of shipped emulators, Euler first, then by compression ratio."
     out, ratio = {}, {}
     for n, e in shipped().items():
-        out.setdefault(n.rsplit('_', 1)[0], {})[e['model']] = n; ratio[n.rsplit('_', 1)[0]] = float(e.get('ratio') or 0)
-    return dict(sorted(out.items(), key=lambda kv: ('euler' not in kv[0], ratio[kv[0]])))   # Euler first, lowest ratio first
+        out.setdefault(n.rsplit('_', 1)[0], {})[e['model']] = n
+        ratio[n.rsplit('_', 1)[0]] = (int(e.get('resolution') or 0), float(e.get('ratio') or 0))
+    return dict(sorted(out.items(), key=lambda kv: ('euler' not in kv[0], *ratio[kv[0]])))   # Euler first, 64² before 128², lowest ratio first
 
 @demo_step('latent_emulator')
 def demo_emulator(report, quick: bool = True):
@@ -340,6 +375,10 @@ def demo_emulator(report, quick: bool = True):
                                                              max_traj=1 if quick else None, quick=quick)
     report.table(table_rows(results), 'VRMSE by lead bins (ensemble mean for diffusion), persistence and autoencoder floor on the '
                  'same frames, skill = 1 − VRMSE/persistence')
+    for res in sorted({int(e['resolution']) for e in shipped().values() if e.get('system') == 'euler'}):
+        ct = shipped_core_table(res)
+        report.table(ct['rows'], f"the core table, Euler {res}², every shipped ratio ({ct['source']})")
+        report.table([{k: v[k] for k in ('goal', 'met', 'measured', 'note')} for v in ct['verdicts']], f"the issue's goals at {res}², judged by code")
     first = {k: v for k, v in results.items() if k.startswith(next(iter(results)).rsplit(' ', 1)[0])}
     report.figure(plot_rollouts(first), 'density (or the only field): truth, diffusion members and mean, deterministic rollout, by lead')
     report.figure(plot_error_vs_lead(results), 'VRMSE against lead per emulator (log scale)')
@@ -360,16 +399,15 @@ def state_bytes(model) -> int:
     import io
     buf = io.BytesIO(); torch.save(model.state_dict(), buf); return buf.tell()
 
-@benchmark('emulator_speed')
-def bench_emulator(quick: bool = False) -> list[dict]:
-    "Emulator (sampling + decoding, batched ensemble) vs solver, seconds per frame, at 16/8/4/2 sampler steps."
+SPEED_GOALS = {64: 3.0, 128: 10.0}   # the issue's goals: deterministic emulator ≥ 3× the solver at 64², ≥ 10× at 128²
+
+def _bench_pair(kinds: dict, quick: bool, int8: bool) -> list[dict]:
+    "Rows of one shipped pair: solver vs deterministic and diffusion (16/8/4/2 steps) per frame, VRMSE 1–20 beside; int8 rows."
     from mathphys_nb.emulator.training import make_emulation_data, dataset_params
-    from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts, rollout
+    from mathphys_nb.emulator.rollout import evaluate_rollouts, rollout
     from mathphys_nb.emulator.ae_data import load_frames
-    pairs = {k: v for k, v in _pairs().items() if 'euler' in k}
-    if not pairs: return [{'case': 'no shipped Euler emulator (run make weights)', 'value': float('nan'), 'unit': 's/frame'}]
-    label, kinds = next(iter(pairs.items()))
-    data = make_emulation_data(SHIPPED_EMULATORS[next(iter(kinds.values()))][1], quick=quick)
+    man = shipped(); first = next(iter(kinds.values())); res = int(man[first]['resolution'])
+    data = make_emulation_data(SHIPPED_EMULATORS[first][1], quick=quick)
     solver = min(solver_seconds_per_frame(data, frames=2 if quick else 6) for _ in range(1 if quick else 3))   # best of 3
     fr = load_frames(data, 'test', max_traj=1); names, prm_all = dataset_params(data, 'test')
     K, leads = (4, 8) if quick else (16, 20)
@@ -385,10 +423,14 @@ def bench_emulator(quick: bool = False) -> list[dict]:
             else:   # one deterministic rollout repeated K times in one batch: the same batch size as the ensemble
                 z = emu.encode(fr.data[:, :1]).repeat(K, 1, 1, 1, 1)
                 sec = best_time(lambda: emu.decode(rollout(emu.model, z, leads, emu.params_for(K, prm[0]))), repeat=1 if quick else 3) / (K * leads)
-            rows.append({'case': f'{name}' + (f', {steps} sampler steps' if kind == 'diffusion' else '') + f', batch {K}, 64²',
+            goal = (f'; goal ≥ {SPEED_GOALS[res]:g}× at {res}²: {"met" if solver / sec >= SPEED_GOALS[res] else "NOT met"}'
+                    if kind == 'deterministic' and res in SPEED_GOALS else '')
+            rows.append({'case': f'{name}' + (f', {steps} sampler steps' if kind == 'diffusion' else '') + f', batch {K}, {res}²',
                          'value': sec, 'unit': 's/frame', 'baseline': solver, 'ratio': solver / sec,
-                         'note': f'VRMSE leads 1–{leads} {float(np.mean(ev["vrmse"])):.3f}; {ev["evaluations_per_frame"]:g} network '
-                                 f'evaluations/frame; ratio = solver time / emulator time (> 1: emulator faster); best of 3'})
+                         'note': f'VRMSE leads 1–{leads} {float(np.mean(ev["vrmse"])):.3f} (persistence {float(np.mean(ev["persistence"])):.3f}); '
+                                 f'{ev["evaluations_per_frame"]:g} network evaluations/frame; ratio = solver time / emulator time '
+                                 f"(> 1: emulator faster); best of {1 if quick else 3}{goal}"})
+        if not int8: continue
         q = quantized(emu); steps = 16 if kind == 'diffusion' else 1; M = K if kind == 'diffusion' else 1
         evq = evaluate_rollouts(q, fr.data, prm[:1], 1, M, steps, leads)
         ev32 = evaluate_rollouts(emu, fr.data, prm[:1], 1, M, steps, leads)
@@ -398,6 +440,21 @@ def bench_emulator(quick: bool = False) -> list[dict]:
                      'unit': 's/frame', 'baseline': t32, 'ratio': t32 / t8,
                      'note': f'VRMSE 1–{leads}: int8 {v8:.3f} vs fp32 {v32:.3f} ({100 * (v8 / v32 - 1):+.1f} %); network bytes '
                              f'{state_bytes(q.model)} vs {state_bytes(emu.model)}; baseline = fp32 time'})
+    return rows
+
+@benchmark('emulator_speed')
+def bench_emulator(quick: bool = False,
+                   resolutions=(64, 128), # the first shipped Euler pair at each of these resolutions (quick: the smallest only)
+                   ) -> list[dict]:
+    "Emulator (sampling + decoding, batched ensemble) vs solver, seconds per frame, at 16/8/4/2 sampler steps, at 64² and 128²."
+    man = shipped()
+    pairs = {k: v for k, v in _pairs().items() if 'euler' in k}
+    if not pairs: return [{'case': 'no shipped Euler emulator (run make weights)', 'value': float('nan'), 'unit': 's/frame'}]
+    rows, done = [], set()
+    for label, kinds in pairs.items():
+        res = int(man[next(iter(kinds.values()))]['resolution'])
+        if res in done or res not in resolutions or (quick and res != min(resolutions)): continue
+        done.add(res); rows += _bench_pair(kinds, quick, int8=res == min(resolutions))
     return rows
 
 # %% ../../nbs/95_runs_emulator.ipynb #c7890c67
