@@ -21,12 +21,11 @@ from .registry import demo_step, benchmark, command, weights_recipe, best_time
 # torch and the emulator library are imported inside the functions, so that `mathphys --help` stays fast.
 
 # %% auto #0
-__all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'SHIPPED_TRAIN_OVER', 'SPEED_GOALS', 'set_threads', 'resolve_ae', 'file_sha256',
-           'ae_codec', 'solver_seconds_per_frame', 'train_emulator_command', 'eval_emulator_command', 'machine',
-           'export_emulator', 'build_shipped_emulator', 'emulator_weights', 'shipped', 'load_shipped',
-           'evaluate_shipped', 'table_rows', 'shipped_core_table', 'plot_rollouts', 'plot_error_vs_lead',
-           'animate_rollouts', 'demo_emulator', 'quantized', 'state_bytes', 'bench_emulator', 'sim_frames',
-           'learner_rollout', 'onnx_compare', 'bench_emulator_onnx', 'demo_emulator_onnx']
+__all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'SHIPPED_TRAIN_OVER', 'SPEED_GOALS', 'set_threads', 'resolve_ae', 'ae_codec',
+           'solver_seconds_per_frame', 'train_emulator_command', 'eval_emulator_command', 'machine', 'export_emulator',
+           'build_shipped_emulator', 'emulator_weights', 'shipped', 'evaluate_shipped', 'table_rows',
+           'shipped_core_table', 'plot_rollouts', 'plot_error_vs_lead', 'animate_rollouts', 'demo_emulator',
+           'quantized', 'state_bytes', 'bench_emulator', 'onnx_compare', 'bench_emulator_onnx', 'demo_emulator_onnx']
 
 # %% ../../nbs/95_runs_emulator.ipynb #d6530135
 def set_threads(n: int | None = None) -> int:
@@ -43,11 +42,6 @@ def resolve_ae(spec: str) -> Path:
     if not p.exists(): p = data_dir('weights', f'{spec}.pt')
     if not p.exists(): p = shipped_checkpoint(spec)
     return p
-
-def file_sha256(path) -> str:
-    "SHA-256 of a file's bytes (ties an emulator to the autoencoder file it was trained on)."
-    import hashlib
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 def ae_codec(spec: str):
     "(codec, codec config) from a checkpoint path or the name of a shipped autoencoder."
@@ -181,6 +175,7 @@ def export_emulator(checkpoint, dest, **meta) -> Path:
 
 def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = False, **train_over) -> dict:
     "Train (resuming), evaluate and export one shipped emulator; adds its manifest entry when `out_dir` is data/weights."
+    from mathphys_nb.emulator.rollout import file_sha256
     from mathphys_nb.emulator.training import EMULATION_DATA, EmulatorTrainConfig, PoolCodec, fit_emulator, make_emulation_data, dataset_params
     from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts, summarize, skill
     from mathphys_nb.emulator.ae_data import load_frames, transform_from_stats
@@ -236,16 +231,11 @@ def shipped(kind: str = 'emulator') -> dict:
     from mathphys_nb.core import read_manifest
     return {n: e for n, e in read_manifest().items() if e.get('kind') == kind and (data_dir() / e['path']).exists()}
 
-def load_shipped(name: str):
-    "The shipped emulator `name` (the library's `emulator.rollout.load_shipped`, which checks its autoencoder's SHA-256)."
-    from mathphys_nb.emulator.rollout import load_shipped as load
-    return load(name)
-
 def evaluate_shipped(name: str, context: int = 1, members: int = 8, sampler_steps: int = 16, leads: int = 100,
                      max_traj: int | None = None, seed: int = 0, quick: bool = False) -> dict:
     "Evaluate the shipped emulator `name` on its emulation data's test split (the full per-lead result)."
     from mathphys_nb.emulator.training import make_emulation_data, dataset_params
-    from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts
+    from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts, load_shipped
     from mathphys_nb.emulator.ae_data import load_frames
     ae, data_name, kind = SHIPPED_EMULATORS[name]
     emu = load_shipped(name)
@@ -403,6 +393,7 @@ SPEED_GOALS = {64: 3.0, 128: 10.0}   # the issue's goals: deterministic emulator
 
 def _bench_pair(kinds: dict, quick: bool, int8: bool) -> list[dict]:
     "Rows of one shipped pair: solver vs deterministic and diffusion (16/8/4/2 steps) per frame, VRMSE 1–20 beside; int8 rows."
+    from mathphys_nb.emulator.rollout import load_shipped
     from mathphys_nb.emulator.training import make_emulation_data, dataset_params
     from mathphys_nb.emulator.rollout import evaluate_rollouts, rollout
     from mathphys_nb.emulator.ae_data import load_frames
@@ -457,17 +448,6 @@ def bench_emulator(quick: bool = False,
         done.add(res); rows += _bench_pair(kinds, quick, int8=res == min(resolutions))
     return rows
 
-# %% ../../nbs/95_runs_emulator.ipynb #c7890c67
-def sim_frames(res, names: list) -> np.ndarray:
-    "The library's `emulator.rollout.sim_frames` (a SimResult's fields as (T, F, H, W) frames in the codec's channel order)."
-    from mathphys_nb.emulator.rollout import sim_frames as frames
-    return frames(res, names)
-
-def learner_rollout(name: str, sim_params: dict, steps: int = 20, members: int = 4, sampler_steps: int = 16, seed: int = 0) -> dict:
-    "The library's `emulator.rollout.learner_rollout`: simulate from the learner's parameters and emulate from the first frame."
-    from mathphys_nb.emulator.rollout import learner_rollout as run
-    return run(name, sim_params, steps, members, sampler_steps, seed)
-
 # %% ../../nbs/95_runs_emulator.ipynb #091c093b
 def onnx_compare(name: str,            # a shipped emulator
                  frames: np.ndarray,   # (n, T, F, H, W) test trajectories (physical)
@@ -477,6 +457,7 @@ def onnx_compare(name: str,            # a shipped emulator
                  batch: int = 16,      # rollouts per timed call (members, or copies of the deterministic rollout)
                  leads: int = 20, repeat: int = 3, encoder: bool = True) -> dict:
     "Export `name` to ONNX (float32, int8 network, int8 network + decoder) and measure each beside torch fp32 in one run: VRMSE, AE floor, s/frame, bytes."
+    from mathphys_nb.emulator.rollout import load_shipped
     import tempfile
     import torch
     from mathphys_nb.emulator.rollout import rollout, evaluate_rollouts
