@@ -106,7 +106,7 @@ def _checked(r: _Reader, e, n: int, tok):
 def _sum(r: _Reader):
     "sum = product { ('+' | '-') product }: the terms are collected and added once."
     import sympy as sp
-    e, n = _product(r); terms, count, first = [e], n, r.peek()
+    first = r.peek(); e, n = _product(r); terms, count = [e], n
     while r.peek()[1] in ('+', '-'):
         op = r.take(); e, n = _product(r)
         terms.append(e if op[1] == '+' else -e); count += n
