@@ -63,7 +63,7 @@ def tokenize(text: str, offset: int = 0) -> list[tuple[str, str, int]]:
         if m is None: raise EquationError(_bad_char(text[i], offset + i + 1))
         s, pos = m.group(), offset + i + 1
         if m.lastgroup == 'name' and (s[0] == '_' or s[-1] == '_' or '__' in s or len(s) > 32):
-            raise EquationError(f'name {s[:32]!r} at position {pos} is not allowed (no leading, trailing or double underscores)')
+            raise EquationError(f'name {s[:32]!r} at position {pos} is not allowed (at most 32 characters, no leading, trailing or double underscores)')
         if m.lastgroup != 'space': out.append((m.lastgroup, s, pos))
         i = m.end()
     return out
