@@ -123,8 +123,8 @@ def eval_emulator_command(argv: list[str]) -> int:
     from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
     ap = command_parser(prog='mathphys eval emulator', description='Roll out from the first frames of each test trajectory and score; '
                                  'or (--table) the core table of the shipped Euler emulators at every ratio, with the goals judged.')
-    ap.add_argument('--checkpoint', type=existing_file, help='emulator checkpoint (.pt); needed unless --table')
-    ap.add_argument('--data', type=well_dataset, help='Well dataset folder, or a folder holding only one; needed unless --table')
+    ap.add_argument('--checkpoint', type=existing_file, help='emulator checkpoint (.pt); no default: needed unless --table')
+    ap.add_argument('--data', type=well_dataset, help='Well dataset folder, or a folder holding only one; no default: needed unless --table')
     ap.add_argument('--table', action='store_true', help='the core table of the shipped Euler emulators (from the manifest; --live re-evaluates)')
     ap.add_argument('--resolution', type=positive_int, default=64, help='with --table: the grid of the shipped emulators to tabulate')
     ap.add_argument('--live', action='store_true', help='with --table: evaluate the shipped emulators now instead of reading the manifest')
