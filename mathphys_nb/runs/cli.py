@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..core import MathPhysError, data_dir, repo_root, check_choice
-from .registry import COMMANDS, WEIGHTS, command, command_parser, discover, ordered, UsageError
+from .registry import COMMANDS, WEIGHTS, command, command_parser, discover, ordered, run_command
 
 # %% auto #0
 __all__ = ['BUILTINS', 'lab_command', 'run_child', 'run_weights', 'main']
@@ -116,11 +116,6 @@ def _find(argv: list[str]):
         if tuple(argv[:k]) in COMMANDS: return ' '.join(argv[:k]), COMMANDS[tuple(argv[:k])].fn, argv[k:]
     return argv[0], None, []
 
-def _one_line(name: str, e) -> int:
-    msg = ' '.join(str(e).split()) or type(e).__name__
-    if isinstance(e, UsageError): msg += f' (see mathphys {name} --help)'
-    print(f'mathphys {name}: {msg}', file=sys.stderr); return 2
-
 # %% ../../nbs/90e_cli.ipynb #fa28c300
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `mathphys` console script; a command's `MathPhysError` becomes one line on stderr and exit code 2."
@@ -136,13 +131,6 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) == 1 or argv[1] in ('-h', '--help'): print(_usage((argv[0],))); return 0
         subs = ', '.join(p[1] for p in sorted(COMMANDS) if p[0] == argv[0])
         print(f'mathphys {argv[0]}: unknown command {argv[1]!r}; expected one of: {subs}', file=sys.stderr); return 2
-    try: return fn(rest) or 0
-    except SystemExit as e:                       # --help (0), or a parser outside command_parser
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else _one_line(name, e.code))
-    except MathPhysError as e:
-        if os.environ.get('MATHPHYS_DEBUG') == '1': raise
-        return _one_line(name, e)
-    except KeyboardInterrupt:
-        print(f'mathphys {name}: interrupted', file=sys.stderr); return 130
+    return run_command(name, fn, rest)
 
 if __name__ == '__main__' and '__file__' in globals(): raise SystemExit(main())

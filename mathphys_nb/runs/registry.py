@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import inspect
 import itertools
+import os
 import pkgutil
 import re
 import sys
@@ -22,8 +24,8 @@ from ..core import MathPhysError, check_choice
 # %% auto #0
 __all__ = ['DEMO_STEPS', 'BENCHMARKS', 'COMMANDS', 'WEIGHTS', 'PARSERS', 'positive_int', 'nonneg_int', 'source_notebook', 'Entry',
            'ordered', 'demo_step', 'benchmark', 'command', 'weights_recipe', 'discover', 'RunContext', 'call_step',
-           'UsageError', 'DefaultsFormatter', 'CommandParser', 'command_parser', 'int_at_least', 'positive_float',
-           'existing_file', 'well_dataset', 'best_time']
+           'UsageError', 'DefaultsFormatter', 'CommandParser', 'command_parser', 'run_command', 'int_at_least',
+           'positive_float', 'existing_file', 'well_dataset', 'best_time']
 
 # %% ../../nbs/90_registry.ipynb #921592d2
 _NB_RE = re.compile(r'File to edit: (?:\.\./)+nbs/([^\s]+?)\.ipynb')
@@ -80,9 +82,13 @@ def benchmark(name: str | None = None) -> Callable:
     return lambda fn: _register(BENCHMARKS, name or fn.__name__, fn)
 
 def command(*path: str, help: str = '') -> Callable:
-    "Register `fn(argv) -> int` as the subcommand `mathphys <path...>` (e.g. `command('train', 'ae')`)."
+    """Register `fn(argv) -> int` as the subcommand `mathphys <path...>` (e.g. `command('train', 'ae')`). The decorated
+    name is guarded by `run_command`: called directly, a `MathPhysError` is one line on stderr and 2, as from `mathphys`."""
     if not path or not all(isinstance(p, str) and p for p in path): raise MathPhysError(f'a command needs a non-empty path, got {path!r}')
-    return lambda fn: _register(COMMANDS, tuple(path), fn, help=help or (inspect.getdoc(fn) or '').split('\n')[0])
+    def deco(fn):
+        _register(COMMANDS, tuple(path), fn, help=help or (inspect.getdoc(fn) or '').split('\n')[0])
+        return functools.wraps(fn)(lambda argv=None: run_command(' '.join(path), fn, argv))
+    return deco
 
 def weights_recipe(name: str) -> Callable:
     "Register `fn(out_dir, quick) -> list[dict]` as a recipe of `make weights` (`mathphys weights`)."
@@ -145,6 +151,26 @@ def command_parser(prog: str, # 'mathphys train ae'
     "The parser of one `mathphys` command (see above); remembered in `PARSERS`."
     ap = PARSERS[prog] = CommandParser(prog=prog, description=description, **kwargs)
     return ap
+
+# %% ../../nbs/90_registry.ipynb #e0f939ba
+def run_command(name: str, # the command's name after `mathphys`, e.g. 'eval ae'
+                fn: Callable, # the command: fn(argv) -> int
+                argv: list[str] | None = None # its arguments (default: sys.argv[1:])
+               ) -> int:
+    "Run `fn(argv)`; a `MathPhysError` becomes one line `mathphys <name>: <message>` on stderr and return code 2."
+    try: return fn(list(sys.argv[1:] if argv is None else argv)) or 0
+    except SystemExit as e:                       # --help (0), or a parser outside command_parser
+        if isinstance(e.code, int) or e.code is None: return e.code or 0
+        e = MathPhysError(e.code)
+    except MathPhysError as err:
+        if os.environ.get('MATHPHYS_DEBUG') == '1': raise
+        e = err
+    except KeyboardInterrupt:
+        print(f'mathphys {name}: interrupted', file=sys.stderr); return 130
+    msg = ' '.join(str(e).split()) or type(e).__name__
+    if isinstance(e, UsageError): msg += f' (see mathphys {name} --help)'
+    print(f'mathphys {name}: {msg}', file=sys.stderr)
+    return 2
 
 # %% ../../nbs/90_registry.ipynb #db6139d7
 def int_at_least(lo: int # the smallest value accepted
