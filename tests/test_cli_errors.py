@@ -188,6 +188,16 @@ def test_a_level_outside_the_grid(capsys, tmp_path):
     fails(capsys, ['forecast', 'visualize', z, '--level', '99', '--out', tmp_path / 'f.png'], 'mathphys forecast visualize:', 'level', '99')
 
 
+def test_outputs_and_inputs_are_checked_when_parsing(capsys, tmp_path):
+    (tmp_path / 'f').write_text('x'); (tmp_path / 'bad.npz').write_bytes(b'PK not a zip')
+    a = np.ones((2, 4, 5, 5), np.float32); np.savez(tmp_path / 'ok.npz', pred=a, truth=a, model='v1', traj=0, start=0)
+    fails(capsys, ['forecast', 'visualize', tmp_path / 'bad.npz'], 'is not a readable .npz file')
+    fails(capsys, ['forecast', 'visualize', tmp_path / 'ok.npz', '--out', tmp_path / 'f' / 'x.png'], '--out', 'is a file, not a folder')
+    fails(capsys, ['train', 'emulator', '--out', tmp_path], '--out', 'is a folder, not a file')
+    fails(capsys, ['lab', '--root', tmp_path / 'nope'], 'mathphys lab:', 'no such folder')
+    fails(capsys, ['weights', '--out', tmp_path / 'f'], 'mathphys weights:', 'is a file, not a folder')
+
+
 def test_debug_reraises(capsys, tmp_path, monkeypatch):
     from mathphys_nb.core import MathPhysError
     monkeypatch.setenv('MATHPHYS_DEBUG', '1')

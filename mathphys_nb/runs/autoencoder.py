@@ -67,11 +67,11 @@ def _add_config_args(ap: argparse.ArgumentParser):
 
 @command('train', 'ae', help='train a DC-AE autoencoder on a Well dataset (torchrun for several processes)')
 def train_ae_command(argv: list[str]) -> int:
-    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_folder
     ap = command_parser(prog='mathphys train ae', description='Train a DC-AE-style autoencoder at a compression ratio. '
                                  'Several processes: torchrun --nproc_per_node N -m mathphys_nb.runs.autoencoder train ae ...')
     ap.add_argument('--data', required=True, type=well_dataset, help='Well dataset folder (with stats.yaml), or a folder holding only one')
-    ap.add_argument('--out', default=None, help='run directory (default build/ae/<dataset>_<ratio>); resumes if it holds last.pt')
+    ap.add_argument('--out', type=writable_folder, default=None, help='run directory (default build/ae/<dataset>_<ratio>); resumes if it holds last.pt')
     ap.add_argument('--threads', type=positive_int, default=None, help='torch threads per process (default cores / processes)')
     ap.add_argument('--no-resume', action='store_true', help='start afresh even if --out holds last.pt')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..core import MathPhysError, data_dir, repo_root, check_choice
-from .registry import COMMANDS, WEIGHTS, command, command_parser, discover, ordered, run_command
+from .registry import COMMANDS, WEIGHTS, command, command_parser, discover, ordered, run_command, existing_folder, writable_folder
 
 # %% auto #0
 __all__ = ['BUILTINS', 'lab_command', 'run_child', 'run_weights', 'main']
@@ -62,7 +62,7 @@ def run_child(cmd: list[str], # the command line of the child
 
 def _lab(argv):
     ap = command_parser('mathphys lab', 'Open the lessons in JupyterLab (127.0.0.1, with a token). Ctrl-C or kill stops the server too.')
-    ap.add_argument('--root', default=None, help='folder to open (default nbs/lessons)')
+    ap.add_argument('--root', type=existing_folder, default=None, help='folder to open (default nbs/lessons)')
     a = ap.parse_args(argv)
     return run_child(lab_command(a.root))
 
@@ -85,7 +85,7 @@ def _weights(argv):
     ap = command_parser('mathphys weights', 'Train the default models into data/weights/ with their manifest (make weights).')
     ap.add_argument('--only', nargs='*', default=None, help='recipe names, see --list (default: all)')
     ap.add_argument('--quick', action='store_true', help='tiny models (seconds)')
-    ap.add_argument('--out', default=None, help='folder (default data/weights)')
+    ap.add_argument('--out', type=writable_folder, default=None, help='folder (default data/weights)')
     ap.add_argument('--list', action='store_true', help='list the recipes and exit')
     a = ap.parse_args(argv)
     if a.list:

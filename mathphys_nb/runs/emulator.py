@@ -78,14 +78,14 @@ def solver_seconds_per_frame(data, frames: int = 4, split: str = 'test') -> floa
 def train_emulator_command(argv: list[str]) -> int:
     "mathphys train emulator --data D (--ae CKPT | --pool-factor F) --kind K --out P [...]"
     from mathphys_nb.emulator.training import EmulatorTrainConfig, PoolCodec, fit_emulator
-    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file
     ap = command_parser(prog='mathphys train emulator', description='Train a latent emulator on cached, augmented latents.')
     ap.add_argument('--data', required=True, type=well_dataset, help='Well dataset folder, or a folder holding only one (make one: mathphys data make ...)')
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument('--ae', help='autoencoder checkpoint path, or the name of a shipped one')
     g.add_argument('--pool-factor', type=positive_int, help='use the training-free stand-in codec (average pooling) instead')
     ap.add_argument('--kind', choices=['diffusion', 'deterministic'], default='diffusion', help='a diffusion model (ensembles) or a deterministic one')
-    ap.add_argument('--out', required=True, help='checkpoint path (.pt); config written beside it')
+    ap.add_argument('--out', required=True, type=writable_file, help='checkpoint path (.pt); config written beside it')
     d = EmulatorTrainConfig()
     for k in ('width', 'depth', 'heads', 'window', 'max_context', 'steps', 'batch', 'warmup', 'seed', 'ckpt_every'):
         ap.add_argument('--' + k.replace('_', '-'), type=nonneg_int if k in ('warmup', 'seed') else positive_int, default=getattr(d, k),

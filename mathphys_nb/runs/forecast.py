@@ -38,7 +38,7 @@ def _dataset_for(size: str, quick: bool = False) -> Path:
 def _train_cmd(argv) -> int:
     from mathphys_nb.forecast.models import ForecasterConfig, MODELS
     from mathphys_nb.forecast.train import TrainConfig, train_forecaster, load_split
-    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file
     ap = command_parser(prog='mathphys train forecaster', description='Train a 3D pollutant forecaster on a dispersion dataset.')
     ap.add_argument('--model', required=True, choices=MODELS, help='architecture')
     ap.add_argument('--size', default='cpu', choices=sorted(SIZES), help='cpu: 4 past frames on 11x23x23; full: the design documents\' 30 on 21x45x45 (GPU)')
@@ -53,7 +53,7 @@ def _train_cmd(argv) -> int:
     ap.add_argument('--no-skip', action='store_true', help="v2/v2wind: the design documents' decoder exactly (no last-frame skip)")
     ap.add_argument('--plain-mse', action='store_true', help='optimise the plain MSE, not the MSE over persistence\'s')
     ap.add_argument('--max-minutes', type=positive_float, default=None, help='stop (checkpoint saved) after this wall time (default: no limit)')
-    ap.add_argument('--out', default=None, help='checkpoint path (default build/forecast/<config>.pt)')
+    ap.add_argument('--out', type=writable_file, default=None, help='checkpoint path (default build/forecast/<config>.pt)')
     ap.add_argument('--resume', action='store_true', help='continue from --out')
     a = ap.parse_args(argv)
     try:
@@ -93,7 +93,7 @@ def _eval_cmd(argv) -> int:
 def _infer_cmd(argv) -> int:
     import torch
     from mathphys_nb.forecast.train import load_forecaster, load_split, WindowData, rollout
-    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file
     ap = command_parser(prog='mathphys forecast infer', description='Roll a forecaster out from one window; save truth and prediction (µg/m³).')
     ap.add_argument('--checkpoint', required=True, type=existing_file, help='forecaster checkpoint (.pt)')
     ap.add_argument('--data', required=True, type=well_dataset, help='dispersion dataset folder, or a folder holding only one')
@@ -101,7 +101,7 @@ def _infer_cmd(argv) -> int:
     ap.add_argument('--traj', type=nonneg_int, default=0, help='trajectory of the window')
     ap.add_argument('--start', type=nonneg_int, default=0, help='first frame of the window')
     ap.add_argument('--leads', type=positive_int, default=10, help='frames to roll out')
-    ap.add_argument('--out', default='forecast.npz', help='output .npz')
+    ap.add_argument('--out', type=writable_file, default='forecast.npz', help='output .npz')
     a = ap.parse_args(argv)
     try:
         model, cfg = load_forecaster(a.checkpoint); wd = WindowData(load_split(a.data, a.split), cfg.past, a.leads)
@@ -117,12 +117,12 @@ def _infer_cmd(argv) -> int:
     print(a.out); return 0
 
 def _visualize_cmd(argv) -> int:
-    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file, npz_file
     ap = command_parser(prog='mathphys forecast visualize', description='Truth / prediction / error slices of an `infer` output.')
-    ap.add_argument('pred', type=existing_file, help='.npz written by `mathphys forecast infer`')
+    ap.add_argument('pred', type=npz_file, help='.npz written by `mathphys forecast infer`')
     ap.add_argument('--lead', type=positive_int, default=1, help='lead (frames ahead) to show')
     ap.add_argument('--level', type=nonneg_int, default=1, help='vertical level of the horizontal slice')
-    ap.add_argument('--out', default='forecast.png', help='output picture')
+    ap.add_argument('--out', type=writable_file, default='forecast.png', help='output picture')
     a = ap.parse_args(argv)
     from mathphys_nb.forecast.compare import slice_figure
     z = np.load(a.pred)

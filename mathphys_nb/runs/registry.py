@@ -25,7 +25,8 @@ from ..core import MathPhysError, check_choice
 __all__ = ['DEMO_STEPS', 'BENCHMARKS', 'COMMANDS', 'WEIGHTS', 'PARSERS', 'positive_int', 'nonneg_int', 'source_notebook', 'Entry',
            'ordered', 'demo_step', 'benchmark', 'command', 'weights_recipe', 'discover', 'RunContext', 'call_step',
            'UsageError', 'DefaultsFormatter', 'CommandParser', 'command_parser', 'run_command', 'int_at_least',
-           'positive_float', 'existing_file', 'well_dataset', 'best_time']
+           'positive_float', 'existing_file', 'existing_folder', 'writable_file', 'writable_folder', 'npz_file',
+           'well_dataset', 'best_time']
 
 # %% ../../nbs/90_registry.ipynb #921592d2
 _NB_RE = re.compile(r'File to edit: (?:\.\./)+nbs/([^\s]+?)\.ipynb')
@@ -199,6 +200,35 @@ def existing_file(s) -> str:
     p = Path(s)
     if not p.exists(): raise argparse.ArgumentTypeError(f'{s}: no such file')
     if not p.is_file(): raise argparse.ArgumentTypeError(f'{s} is a folder, not a file')
+    return s
+
+def existing_folder(s) -> str:
+    "An argparse type: the path of a folder that exists."
+    if not Path(s).is_dir(): raise argparse.ArgumentTypeError(f'{s}: no such folder' if not Path(s).exists() else f'{s} is a file, not a folder')
+    return s
+
+def writable_file(s) -> str:
+    "An argparse type: a file path that can be written (not a folder; its folder exists or can be made, writable)."
+    from mathphys_nb.well.io import check_writable_folder
+    if Path(s).is_dir(): raise argparse.ArgumentTypeError(f'{s} is a folder, not a file')
+    try: check_writable_folder(Path(s).parent)
+    except MathPhysError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return s
+
+def writable_folder(s) -> str:
+    "An argparse type: a folder that exists or can be made, and can be written."
+    from mathphys_nb.well.io import check_writable_folder
+    try: check_writable_folder(s)
+    except MathPhysError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return s
+
+def npz_file(s) -> str:
+    "An argparse type: a readable `.npz` archive of arrays (pickled objects refused)."
+    import numpy as np
+    existing_file(s)
+    try:
+        with np.load(s, allow_pickle=False) as z: z.files
+    except Exception as e: raise argparse.ArgumentTypeError(f'{s} is not a readable .npz file ({type(e).__name__}: {e})') from None
     return s
 
 def well_dataset(s) -> str:

@@ -15,9 +15,9 @@ import numpy as np
 from ..core import atomic_path, atomic_write, check_choice, ShapeError, MathPhysError, RangeError
 
 # %% auto #0
-__all__ = ['BC_TYPES', 'SPLITS', 'DataError', 'clean_stale_temps', 'check_writable', 'write_well_file', 'compute_stats',
-           'write_stats', 'result_scalars', 'write_results', 'write_well_dataset', 'tiny_dataset', 'open_well_file',
-           'check_well_file', 'find_dataset', 'check_dataset', 'vrmse']
+__all__ = ['BC_TYPES', 'SPLITS', 'DataError', 'clean_stale_temps', 'check_writable_folder', 'check_writable', 'write_well_file',
+           'compute_stats', 'write_stats', 'result_scalars', 'write_results', 'write_well_dataset', 'tiny_dataset',
+           'open_well_file', 'check_well_file', 'find_dataset', 'check_dataset', 'vrmse']
 
 # %% ../../nbs/01_well_io.ipynb #2c2004f8
 BC_TYPES = {'periodic': 'PERIODIC', 'open': 'OPEN', 'wall': 'WALL', 'dirichlet': 'WALL', 'neumann': 'WALL',
@@ -59,15 +59,20 @@ def clean_stale_temps(path # the final file of an atomic write
             if q.is_file(): q.unlink(missing_ok=True); gone.append(q)
     return gone
 
+def check_writable_folder(target # a folder that is to be written (it may not exist yet)
+                         ) -> Path:
+    "Refuse (`DataError`) unless `target` can be made and written: its nearest existing ancestor is a writable folder."
+    target = p = Path(target)
+    while not p.exists() and p != p.parent: p = p.parent      # the nearest path that exists
+    if not p.is_dir(): raise DataError(f'cannot write {target}: {p} is a file, not a folder')
+    try: tempfile.TemporaryFile(dir=p).close()
+    except OSError as e: raise DataError(f'cannot write into {p}: {e.strerror or e}') from None
+    return target
+
 def check_writable(root, name: str, splits=SPLITS) -> Path:
     "Refuse (`DataError`) unless `<root>/<name>/data/<split>/` can be made and written, before anything is computed."
     d = Path(root) / name
-    for target in (d, *(d / 'data' / s for s in splits)):
-        p = target
-        while not p.exists() and p != p.parent: p = p.parent      # the nearest folder that exists
-        if not p.is_dir(): raise DataError(f'cannot write {target}: {p} is a file, not a folder')
-        try: tempfile.TemporaryFile(dir=p).close()
-        except OSError as e: raise DataError(f'cannot write into {p}: {e.strerror or e}') from None
+    for target in (d, *(d / 'data' / s for s in splits)): check_writable_folder(target)
     return d
 
 # %% ../../nbs/01_well_io.ipynb #1322bb6f
