@@ -81,7 +81,9 @@ def test_data_make_prints_the_dataset_folder_and_readers_accept_its_parent(paren
                                               ('--workers', -3, '--workers: must be an integer >= 1, got -3'),
                                               ('--n-traj', 2, '--n-traj: must be an integer >= 3'),
                                               ('--res', 0, '--res: must be an integer >= 1'),
-                                              ('--seed', 'x', "--seed: expected an integer, got 'x'")])
+                                              ('--seed', 'x', "--seed: expected an integer, got 'x'"),
+                                              ('--set', 't_end=abc', "t_end must be a number, got 'abc'"),
+                                              ('--set', 'bc=robin', "unknown bc 'robin'")])
 def test_data_make_refuses_bad_values_when_parsing(capsys, tmp_path, opt, value, needle):
     fails(capsys, ['data', 'make', 'heat', opt, value, '--out', tmp_path], 'mathphys data make:', needle)
     assert not any(tmp_path.iterdir())

@@ -36,6 +36,8 @@ def plan_dataset(name: str, n_traj: int, res: int, seed: int = 0, **params) -> t
     if 'seed' not in {p.name for p in spec.params}: raise MathPhysError(f'simulation {name!r} has no seed: trajectories would repeat')
     for k in ('n', 'seed'):
         if k in params: raise MathPhysError(f'{k!r} is set by the data command (use res / seed), not as a parameter')
+    for p in spec.params:            # text where a number is expected (`--set t_end=abc`): refused by name, not a ValueError
+        if p.kind in ('int', 'float') and isinstance(params.get(p.name), str): raise RangeError(f'{p.name} must be a number, got {params[p.name]!r}')
     spec.resolve(n=res, seed=seed, **params)
     plan, start = {}, seed
     for split, count in split_counts(n_traj).items():
