@@ -61,3 +61,16 @@ def test_dask_failed_task_is_reported_with_its_trajectory_index(dask_cluster):
     bad = {**good, 'seed': 5, 'n': 2}                    # Grid2D refuses n < 3 inside the task
     with pytest.raises(MathPhysError, match=r'trajectory 1 \(heat_equation, seed 5\) failed after 1 retries.*nx must be'):
         run_jobs([('heat_equation', good), ('heat_equation', bad)], scheduler=dask_cluster, retries=1)
+
+
+def test_bad_worker_counts_and_unwritable_outputs_are_refused_before_any_simulation(tmp_path, monkeypatch):
+    import mathphys_nb.well.data as wd
+    from mathphys_nb.core import RangeError
+    from mathphys_nb.well.io import DataError
+    with pytest.raises(RangeError, match='workers must be an integer >= 1, got 0'): wd.run_jobs([], workers=0)
+    monkeypatch.setattr(wd, '_simulate', lambda job: pytest.fail('a simulation ran before the output was checked'))
+    (tmp_path / 'file').write_text('x')
+    with pytest.raises(DataError, match='is a file, not a folder'):
+        wd.make_dataset('heat', n_traj=3, res=8, out=tmp_path / 'file', t_end=0.01, n_frames=2)
+    with pytest.raises(DataError, match='is a file, not a folder'):
+        wd.make_default(tmp_path / 'file', entries=[('heat', 3, 8, {'t_end': 0.01, 'n_frames': 2})])

@@ -118,3 +118,69 @@ def test_vrmse_of_the_spatial_mean_is_one(seed, F, shift, scale):
     np.testing.assert_allclose(vrmse(mean, tgt), np.sqrt((N - 1) / N), rtol=1e-6)   # library uses the unbiased var
     np.testing.assert_allclose(vrmse(tgt, tgt), 0.0, atol=1e-12)
     np.testing.assert_allclose(vrmse(tgt + 0.5 * (tgt - mean), tgt), 0.5 * np.sqrt((N - 1) / N), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- reading back: refuse what is broken
+
+@pytest.mark.parametrize('group,field,bad', [('t0_fields', 'u', np.nan), ('t1_fields', 'm', np.inf), ('t1_fields', 'm', -np.inf)])
+def test_non_finite_values_are_refused_naming_file_and_field(tmp_path, group, field, bad):
+    from mathphys_nb.well.io import DataError, check_dataset
+    d, *_ = _write(tmp_path)
+    fp = d / 'data' / 'valid' / 'toy.hdf5'
+    with h5py.File(fp, 'r+') as f: f[f'{group}/{field}'][(2, 5, 1, 1, 0)[:f[f'{group}/{field}'].ndim]] = bad
+    with pytest.raises(DataError, match=f'{fp}: field {group}/{field} holds 1 NaN/inf value\\(s\\) in trajectory 2'):
+        check_dataset(d)
+    check_dataset(d, finite=False)                                   # the file still opens
+
+
+def test_a_truncated_or_foreign_file_is_named(tmp_path):
+    from mathphys_nb.well.io import DataError, check_dataset, open_well_file
+    d, *_ = _write(tmp_path)
+    fp = d / 'data' / 'test' / 'toy.hdf5'
+    for cut in (0, 100, 2000):
+        fp.write_bytes((d / 'data' / 'train' / 'toy.hdf5').read_bytes()[:cut])
+        with pytest.raises(DataError, match='cannot be read as HDF5'): check_dataset(d)
+    fp.write_text('{"not": "hdf5"}')
+    with pytest.raises(DataError, match=f'{fp} cannot be read as HDF5'):
+        with open_well_file(fp): pass
+
+
+def test_find_dataset_accepts_the_folder_above_one_dataset(tmp_path):
+    from mathphys_nb.well.io import DataError, find_dataset
+    d, *_ = _write(tmp_path / 'out')
+    assert find_dataset(d) == d and find_dataset(tmp_path / 'out') == d
+    with pytest.raises(DataError, match='holds no dataset'): find_dataset(tmp_path / 'out' / 'toy' / 'data' / 'train')
+    _write(tmp_path / 'out' / 'second')                             # a dataset one level deeper does not count
+    assert find_dataset(tmp_path / 'out') == d
+    (tmp_path / 'out' / 'toy2' / 'data').mkdir(parents=True)
+    with pytest.raises(DataError, match=r'holds 2 datasets \(toy, toy2\)'): find_dataset(tmp_path / 'out')
+
+
+def test_a_write_interrupted_after_the_train_file_leaves_a_dataset_readers_refuse(tmp_path, monkeypatch):
+    "stats.yaml is removed first and written last: a dataset whose writing stopped midway has none."
+    import mathphys_nb.well.io as wio
+    from mathphys_nb.physics.simulation import run_simulation
+    res = [run_simulation('heat_equation', n=8, t_end=0.01, n_frames=2, seed=s) for s in range(3)]
+    splits = {'train': res[:1], 'valid': res[1:2], 'test': res[2:]}
+    d = wio.write_well_dataset(tmp_path, 'h', splits)
+    assert wio.check_dataset(d) == d
+    real = wio.write_results
+    def killed(path, *a, **k):
+        if 'valid' in str(path): raise KeyboardInterrupt                # stands in for a kill after the train file
+        return real(path, *a, **k)
+    monkeypatch.setattr(wio, 'write_results', killed)
+    with pytest.raises(KeyboardInterrupt): wio.write_well_dataset(tmp_path, 'h', splits)
+    assert not (d / 'stats.yaml').exists() and not list(d.rglob('*.tmp'))
+    with pytest.raises(wio.DataError, match='is incomplete: it has no stats.yaml'): wio.check_dataset(d)
+    monkeypatch.setattr(wio, 'write_results', real)
+    assert wio.check_dataset(wio.write_well_dataset(tmp_path, 'h', splits)) == d    # a rerun completes it
+
+
+def test_stale_temporary_files_of_the_same_target_are_removed(tmp_path):
+    from mathphys_nb.well.io import clean_stale_temps
+    target = tmp_path / 'x.hdf5'
+    mine = [tmp_path / '.x.hdf5.abc.tmp', tmp_path / '.x.hdf5.def.tmp']
+    other = [tmp_path / '.y.hdf5.abc.tmp', tmp_path / '.x.hdf5x.abc.tmp', tmp_path / 'x.hdf5.abc.tmp']
+    for f in mine + other: f.write_bytes(b'')
+    assert sorted(clean_stale_temps(target)) == sorted(mine)
+    assert all(f.exists() for f in other)

@@ -45,22 +45,36 @@ def add_manifest_entry(out_dir, name: str, entry: dict) -> Path:
     m[name] = entry; write_json(p, dict(sorted(m.items())), default=str); return p
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #9bbace3d
+_AE_HELP = {'ratio': 'compression ratio asked for; the ladder picks factor and latent channels', 'factor': 'spatial downsampling (with --lat-channels, instead of --ratio)',
+            'lat_channels': 'latent channels (with --factor)', 'width': 'channels of the first stage', 'max_width': 'channel cap of the deeper stages',
+            'blocks': 'residual blocks per stage', 'dropout': 'dropout rate', 'steps': 'optimizer steps', 'batch': 'global batch (split over processes)',
+            'lr': 'peak learning rate', 'warmup': 'linear warm-up steps', 'weight_decay': 'AdamW weight decay', 'grad_clip': 'gradient norm clip',
+            'loss': "'vmse' or 'vrmse'", 'augment': 'random flips/rolls of the training frames (true/false)', 'seed': 'random seed',
+            'eval_every': 'validate every N steps', 'ckpt_every': 'checkpoint every N steps', 'valid_frames': 'validation frames',
+            'max_traj': 'cap on training trajectories', 'log1p': "'auto' or channel names to log-transform",
+            'init_from': 'fine-tune from this autoencoder (path or shipped name)', 'max_minutes': 'stop, checkpointed and resumable, after this many minutes'}
+
 def _add_config_args(ap: argparse.ArgumentParser):
+    from mathphys_nb.runs.registry import positive_int, nonneg_int, positive_float
     for f in dc_fields(AETrainConfig):
         if f.name == 'data': continue
         kind = {'bool': lambda s: s.lower() in ('1', 'true', 'yes'), 'int': int, 'float': float}.get(
             str(f.type).split(' ')[0].replace('|', '').strip(), str)
-        if f.name in ('factor', 'lat_channels', 'max_traj'): kind = int
-        ap.add_argument('--' + f.name.replace('_', '-'), dest=f.name, type=kind, default=None, help=f'(default {f.default})')
+        if f.name in ('factor', 'lat_channels', 'max_traj', 'width', 'max_width', 'steps', 'batch', 'eval_every', 'ckpt_every', 'valid_frames'): kind = positive_int
+        if f.name in ('blocks', 'warmup', 'seed'): kind = nonneg_int
+        if f.name in ('ratio', 'lr', 'max_minutes'): kind = positive_float
+        ap.add_argument('--' + f.name.replace('_', '-'), dest=f.name, type=kind, default=None, help=f'{_AE_HELP.get(f.name, f.name)} (default {f.default})')
 
 @command('train', 'ae', help='train a DC-AE autoencoder on a Well dataset (torchrun for several processes)')
 def train_ae_command(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog='mathphys train ae', description='Train a DC-AE-style autoencoder at a compression ratio. '
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_folder
+    ap = command_parser(prog='mathphys train ae', description='Train a DC-AE-style autoencoder at a compression ratio. '
                                  'Several processes: torchrun --nproc_per_node N -m mathphys_nb.runs.autoencoder train ae ...')
-    ap.add_argument('--data', required=True, help='Well dataset directory (with stats.yaml)')
-    ap.add_argument('--out', default=None, help='run directory (default build/ae/<dataset>_<ratio>); resumes if it holds last.pt')
-    ap.add_argument('--threads', type=int, default=None, help='torch threads per process (default cores / processes)')
-    ap.add_argument('--no-resume', action='store_true'); ap.add_argument('--quiet', action='store_true')
+    ap.add_argument('--data', required=True, type=well_dataset, help='Well dataset folder (with stats.yaml), or a folder holding only one')
+    ap.add_argument('--out', type=writable_folder, default=None, help='run directory (default build/ae/<dataset>_<ratio>); resumes if it holds last.pt')
+    ap.add_argument('--threads', type=positive_int, default=None, help='torch threads per process (default cores / processes)')
+    ap.add_argument('--no-resume', action='store_true', help='start afresh even if --out holds last.pt')
+    ap.add_argument('--quiet', action='store_true', help='no progress bar')
     _add_config_args(ap)
     a = ap.parse_args(argv)
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -78,11 +92,15 @@ def train_ae_command(argv: list[str]) -> int:
 # %% ../../nbs/94_runs_autoencoder.ipynb #90f9102f
 @command('eval', 'ae', help='evaluate an autoencoder checkpoint on a dataset (VRMSE per field, PCA/DCT baselines)')
 def eval_ae_command(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog='mathphys eval ae', description='VRMSE of an autoencoder checkpoint on held-out frames, '
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
+    ap = command_parser(prog='mathphys eval ae', description='VRMSE of an autoencoder checkpoint on held-out frames, '
                                  'beside PCA and DCT truncation at the same latent size.')
-    ap.add_argument('--checkpoint', required=True); ap.add_argument('--data', required=True)
-    ap.add_argument('--split', default='test'); ap.add_argument('--max-frames', type=int, default=None)
-    ap.add_argument('--no-baselines', action='store_true'); ap.add_argument('--json', action='store_true', help='one JSON line')
+    ap.add_argument('--checkpoint', required=True, type=existing_file, help='autoencoder checkpoint (.pt)')
+    ap.add_argument('--data', required=True, type=well_dataset, help='Well dataset folder, or a folder holding only one')
+    ap.add_argument('--split', default='test', choices=('train', 'valid', 'test'), help='split to score')
+    ap.add_argument('--max-frames', type=positive_int, default=None, help='score at most this many frames, evenly spaced (default: all)')
+    ap.add_argument('--no-baselines', action='store_true', help='skip the PCA and DCT baselines')
+    ap.add_argument('--json', action='store_true', help='one JSON line')
     a = ap.parse_args(argv)
     cpu_threads(None)
     r = evaluate_autoencoder(a.checkpoint, a.data, a.split, a.max_frames, baselines=not a.no_baselines)

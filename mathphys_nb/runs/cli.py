@@ -5,22 +5,20 @@
 # %% ../../nbs/90e_cli.ipynb #487d4f1e
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from ..core import MathPhysError, data_dir, repo_root, check_choice
-from .registry import COMMANDS, WEIGHTS, command, discover, ordered
+from .registry import COMMANDS, WEIGHTS, command, command_parser, discover, ordered, run_command, existing_folder, writable_folder
 
 # %% auto #0
-__all__ = ['BUILTINS', 'lab_command', 'run_weights', 'main']
+__all__ = ['BUILTINS', 'lab_command', 'run_child', 'run_weights', 'main']
 
 # %% ../../nbs/90e_cli.ipynb #08ce4715
-def _data(argv):
-    from mathphys_nb.well.data import main
-    return main(argv, prog='mathphys data')
-
 def _demo(argv):
     from mathphys_nb.runs.demo import main
     return main(argv)
@@ -41,12 +39,32 @@ def lab_command(root=None) -> list[str]:
     if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')
     return cmd
 
+# %% ../../nbs/90e_cli.ipynb #57684cb8
+def run_child(cmd: list[str], # the command line of the child
+              grace: float = 10.0 # seconds the child gets to exit after our own exit path terminates it
+             ) -> int:
+    "Run `cmd` until it exits, forwarding SIGTERM/SIGHUP (and SIGINT as SIGTERM) to it; its exit code (128+N if killed by signal N)."
+    p = subprocess.Popen(cmd)
+    def forward(sig, _frame):
+        with contextlib.suppress(ProcessLookupError): p.send_signal(signal.SIGTERM if sig == signal.SIGINT else sig)
+    old = {}
+    for s in (signal.SIGTERM, signal.SIGINT, getattr(signal, 'SIGHUP', None)):
+        if s is not None:
+            with contextlib.suppress(ValueError): old[s] = signal.signal(s, forward)   # ValueError: not the main thread
+    try: rc = p.wait()
+    finally:
+        for s, h in old.items(): signal.signal(s, h)
+        if p.poll() is None:
+            p.terminate()
+            try: p.wait(grace)
+            except subprocess.TimeoutExpired: p.kill(); p.wait()
+    return 128 - rc if rc < 0 else rc
+
 def _lab(argv):
-    import argparse
-    ap = argparse.ArgumentParser(prog='mathphys lab', description='Open the lessons in JupyterLab (127.0.0.1, with a token).')
-    ap.add_argument('--root', default=None, help='folder to open (default nbs/lessons)')
+    ap = command_parser('mathphys lab', 'Open the lessons in JupyterLab (127.0.0.1, with a token). Ctrl-C or kill stops the server too.')
+    ap.add_argument('--root', type=existing_folder, default=None, help='folder to open (default nbs/lessons)')
     a = ap.parse_args(argv)
-    return subprocess.call(lab_command(a.root))
+    return run_child(lab_command(a.root))
 
 # %% ../../nbs/90e_cli.ipynb #4f7c167f
 def run_weights(only: list[str] | None = None, # recipe names (default: all)
@@ -64,10 +82,11 @@ def run_weights(only: list[str] | None = None, # recipe names (default: all)
     return rows
 
 def _weights(argv):
-    import argparse
-    ap = argparse.ArgumentParser(prog='mathphys weights', description='Train the default models into data/weights/ with their manifest (make weights).')
-    ap.add_argument('--only', nargs='*', default=None, help='recipe names'); ap.add_argument('--quick', action='store_true', help='tiny models (seconds)')
-    ap.add_argument('--out', default=None, help='folder (default data/weights)'); ap.add_argument('--list', action='store_true')
+    ap = command_parser('mathphys weights', 'Train the default models into data/weights/ with their manifest (make weights).')
+    ap.add_argument('--only', nargs='*', default=None, help='recipe names, see --list (default: all)')
+    ap.add_argument('--quick', action='store_true', help='tiny models (seconds)')
+    ap.add_argument('--out', type=writable_folder, default=None, help='folder (default data/weights)')
+    ap.add_argument('--list', action='store_true', help='list the recipes and exit')
     a = ap.parse_args(argv)
     if a.list:
         discover()
@@ -76,8 +95,7 @@ def _weights(argv):
     for r in run_weights(a.only, a.quick, a.out): print({k: r[k] for k in r if k in ('recipe', 'path', 'kind', 'metrics')})
     return 0
 
-BUILTINS = {'data': (_data, 'make datasets in The Well format (make, list, default)'),
-            'demo': (_demo, 'run the end-to-end demo and write build/demo/report.html'),
+BUILTINS = {'demo': (_demo, 'run the end-to-end demo and write build/demo/report.html'),
             'bench': (_bench, 'run the benchmarks and write bench/RESULTS.md'),
             'docs': (_docs, 'build the docs site (or `docs readme`: README.md from nbs/index.ipynb)'),
             'lab': (_lab, 'open the lessons in JupyterLab'),
@@ -91,20 +109,28 @@ def _usage(prefix: tuple = ()) -> str:
         if path[:len(prefix)] == prefix: lines.append(f"  {' '.join(path):<22}{e.help}")
     return '\n'.join(lines)
 
+def _find(argv: list[str]):
+    "(command name, function, its arguments), or (name, None, []) when `argv` names no command."
+    if argv[0] in BUILTINS: return argv[0], BUILTINS[argv[0]][0], argv[1:]
+    for k in range(len(argv), 0, -1):
+        if tuple(argv[:k]) in COMMANDS: return ' '.join(argv[:k]), COMMANDS[tuple(argv[:k])].fn, argv[k:]
+    return argv[0], None, []
+
+# %% ../../nbs/90e_cli.ipynb #fa28c300
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `mathphys` console script."
+    "Entry point of the `mathphys` console script; a command's `MathPhysError` becomes one line on stderr and exit code 2."
     argv = list(sys.argv[1:] if argv is None else argv)
     discover()
     if not argv or argv[0] in ('-h', '--help'):
         print(_usage()); return 0
-    if argv[0] in BUILTINS: return BUILTINS[argv[0]][0](argv[1:]) or 0
-    for k in range(len(argv), 0, -1):
-        if tuple(argv[:k]) in COMMANDS: return COMMANDS[tuple(argv[:k])].fn(argv[k:]) or 0
-    groups = {p[0] for p in COMMANDS}
-    if argv[0] in groups:
-        print(_usage((argv[0],)), file=sys.stderr if len(argv) > 1 and argv[1] not in ('-h', '--help') else sys.stdout)
-        return 0 if len(argv) == 1 or argv[1] in ('-h', '--help') else 2
-    print(f"mathphys: unknown command {argv[0]!r}; expected one of: {', '.join([*BUILTINS, *sorted(groups)])}", file=sys.stderr)
-    return 2
+    name, fn, rest = _find(argv)
+    if fn is None:
+        groups = sorted({p[0] for p in COMMANDS})
+        if argv[0] not in groups:
+            print(f"mathphys: unknown command {argv[0]!r}; expected one of: {', '.join([*BUILTINS, *groups])}", file=sys.stderr); return 2
+        if len(argv) == 1 or argv[1] in ('-h', '--help'): print(_usage((argv[0],))); return 0
+        subs = ', '.join(p[1] for p in sorted(COMMANDS) if p[0] == argv[0])
+        print(f'mathphys {argv[0]}: unknown command {argv[1]!r}; expected one of: {subs}', file=sys.stderr); return 2
+    return run_command(name, fn, rest)
 
 if __name__ == '__main__' and '__file__' in globals(): raise SystemExit(main())

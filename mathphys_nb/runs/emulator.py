@@ -78,20 +78,26 @@ def solver_seconds_per_frame(data, frames: int = 4, split: str = 'test') -> floa
 def train_emulator_command(argv: list[str]) -> int:
     "mathphys train emulator --data D (--ae CKPT | --pool-factor F) --kind K --out P [...]"
     from mathphys_nb.emulator.training import EmulatorTrainConfig, PoolCodec, fit_emulator
-    ap = argparse.ArgumentParser(prog='mathphys train emulator', description='Train a latent emulator on cached, augmented latents.')
-    ap.add_argument('--data', required=True, help='Well dataset folder (make one: mathphys data make ...)')
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file
+    ap = command_parser(prog='mathphys train emulator', description='Train a latent emulator on cached, augmented latents.')
+    ap.add_argument('--data', required=True, type=well_dataset, help='Well dataset folder, or a folder holding only one (make one: mathphys data make ...)')
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument('--ae', help='autoencoder checkpoint path, or the name of a shipped one')
-    g.add_argument('--pool-factor', type=int, help='use the training-free stand-in codec (average pooling) instead')
-    ap.add_argument('--kind', choices=['diffusion', 'deterministic'], default='diffusion')
-    ap.add_argument('--out', required=True, help='checkpoint path (.pt); config written beside it')
+    g.add_argument('--pool-factor', type=positive_int, help='use the training-free stand-in codec (average pooling) instead')
+    ap.add_argument('--kind', choices=['diffusion', 'deterministic'], default='diffusion', help='a diffusion model (ensembles) or a deterministic one')
+    ap.add_argument('--out', required=True, type=writable_file, help='checkpoint path (.pt); config written beside it')
     d = EmulatorTrainConfig()
     for k in ('width', 'depth', 'heads', 'window', 'max_context', 'steps', 'batch', 'warmup', 'seed', 'ckpt_every'):
-        ap.add_argument('--' + k.replace('_', '-'), type=int, default=getattr(d, k))
-    ap.add_argument('--lr', type=float, default=d.lr)
-    ap.add_argument('--copies', type=int, default=4, help='augmented copies of each training trajectory (1 = none)')
-    ap.add_argument('--max-traj', type=int, default=None)
-    ap.add_argument('--no-resume', action='store_true'); ap.add_argument('--threads', type=int, default=None)
+        ap.add_argument('--' + k.replace('_', '-'), type=nonneg_int if k in ('warmup', 'seed') else positive_int, default=getattr(d, k),
+                        help={'width': 'transformer width', 'depth': 'transformer blocks', 'heads': 'attention heads',
+                              'window': 'states per training window', 'max_context': 'most context states', 'steps': 'optimizer steps',
+                              'batch': 'batch size', 'warmup': 'linear warm-up steps', 'seed': 'random seed',
+                              'ckpt_every': 'checkpoint every N steps'}[k])
+    ap.add_argument('--lr', type=positive_float, default=d.lr, help='peak learning rate')
+    ap.add_argument('--copies', type=positive_int, default=4, help='augmented copies of each training trajectory (1 = none)')
+    ap.add_argument('--max-traj', type=positive_int, default=None, help='cap on training trajectories (default: all)')
+    ap.add_argument('--no-resume', action='store_true', help='start afresh even if --out exists')
+    ap.add_argument('--threads', type=positive_int, default=None, help='torch threads (default $OMP_NUM_THREADS, else the cores)')
     a = ap.parse_args(argv)
     set_threads(a.threads)
     try:
@@ -114,17 +120,24 @@ def eval_emulator_command(argv: list[str]) -> int:
     "mathphys eval emulator --checkpoint C --data D [--json]  |  mathphys eval emulator --table [--resolution 64] [--live] [--json]"
     from mathphys_nb.emulator.training import dataset_params
     from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts, summarize
-    ap = argparse.ArgumentParser(prog='mathphys eval emulator', description='Roll out from the first frames of each test trajectory and score; '
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
+    ap = command_parser(prog='mathphys eval emulator', description='Roll out from the first frames of each test trajectory and score; '
                                  'or (--table) the core table of the shipped Euler emulators at every ratio, with the goals judged.')
-    ap.add_argument('--checkpoint'); ap.add_argument('--data')
+    ap.add_argument('--checkpoint', type=existing_file, help='emulator checkpoint (.pt); no default: needed unless --table')
+    ap.add_argument('--data', type=well_dataset, help='Well dataset folder, or a folder holding only one; no default: needed unless --table')
     ap.add_argument('--table', action='store_true', help='the core table of the shipped Euler emulators (from the manifest; --live re-evaluates)')
-    ap.add_argument('--resolution', type=int, default=64, help='with --table: the grid of the shipped emulators to tabulate')
+    ap.add_argument('--resolution', type=positive_int, default=64, help='with --table: the grid of the shipped emulators to tabulate')
     ap.add_argument('--live', action='store_true', help='with --table: evaluate the shipped emulators now instead of reading the manifest')
-    ap.add_argument('--split', default='test'); ap.add_argument('--context', type=int, default=1)
-    ap.add_argument('--members', type=int, default=8); ap.add_argument('--sampler-steps', type=int, default=16)
-    ap.add_argument('--leads', type=int, default=100); ap.add_argument('--max-traj', type=int, default=None)
-    ap.add_argument('--seed', type=int, default=0); ap.add_argument('--no-solver', action='store_true', help='skip timing the solver')
-    ap.add_argument('--json', action='store_true', help='print one JSON line'); ap.add_argument('--threads', type=int, default=None)
+    ap.add_argument('--split', default='test', choices=('train', 'valid', 'test'), help='split to roll out')
+    ap.add_argument('--context', type=positive_int, default=1, help='true frames given before the rollout starts')
+    ap.add_argument('--members', type=positive_int, default=8, help='ensemble members of a diffusion emulator')
+    ap.add_argument('--sampler-steps', type=positive_int, default=16, help='denoising steps per generated state')
+    ap.add_argument('--leads', type=positive_int, default=100, help='frames to roll out (capped by the trajectory length)')
+    ap.add_argument('--max-traj', type=positive_int, default=None, help='score at most this many trajectories (default: all)')
+    ap.add_argument('--seed', type=nonneg_int, default=0, help='random seed of the sampler')
+    ap.add_argument('--no-solver', action='store_true', help='skip timing the solver')
+    ap.add_argument('--json', action='store_true', help='print one JSON line')
+    ap.add_argument('--threads', type=positive_int, default=None, help='torch threads (default $OMP_NUM_THREADS, else the cores)')
     a = ap.parse_args(argv)
     set_threads(a.threads)
     if a.table:

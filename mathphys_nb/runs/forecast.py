@@ -38,18 +38,22 @@ def _dataset_for(size: str, quick: bool = False) -> Path:
 def _train_cmd(argv) -> int:
     from mathphys_nb.forecast.models import ForecasterConfig, MODELS
     from mathphys_nb.forecast.train import TrainConfig, train_forecaster, load_split
-    ap = argparse.ArgumentParser(prog='mathphys train forecaster', description='Train a 3D pollutant forecaster on a dispersion dataset.')
-    ap.add_argument('--model', required=True, choices=MODELS)
-    ap.add_argument('--size', default='cpu', choices=sorted(SIZES), help='cpu: 4 past frames on 11x23x23; full: the seed, 30 on 21x45x45 (GPU)')
-    ap.add_argument('--data', default=None, help='dataset folder (default: made for --size under data/well)')
-    ap.add_argument('--past', type=int, default=None); ap.add_argument('--steps', type=int, default=300)
-    ap.add_argument('--batch', type=int, default=4); ap.add_argument('--lr', type=float, default=2e-3)
-    ap.add_argument('--seed', type=int, default=0); ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--crop', type=int, default=None, help='train on random horizontal crops of this size (not v1)')
-    ap.add_argument('--no-skip', action='store_true', help="v2/v2wind: the seed's decoder exactly (no last-frame skip)")
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file
+    ap = command_parser(prog='mathphys train forecaster', description='Train a 3D pollutant forecaster on a dispersion dataset.')
+    ap.add_argument('--model', required=True, choices=MODELS, help='architecture')
+    ap.add_argument('--size', default='cpu', choices=sorted(SIZES), help='cpu: 4 past frames on 11x23x23; full: the design documents\' 30 on 21x45x45 (GPU)')
+    ap.add_argument('--data', default=None, type=well_dataset, help='dataset folder (default: made for --size under data/well)')
+    ap.add_argument('--past', type=positive_int, default=None, help='past frames the model sees (default: that of --size)')
+    ap.add_argument('--steps', type=positive_int, default=300, help='optimizer steps')
+    ap.add_argument('--batch', type=positive_int, default=4, help='batch size')
+    ap.add_argument('--lr', type=positive_float, default=2e-3, help='learning rate')
+    ap.add_argument('--seed', type=nonneg_int, default=0, help='random seed')
+    ap.add_argument('--threads', type=positive_int, default=2, help='torch threads')
+    ap.add_argument('--crop', type=positive_int, default=None, help='train on random horizontal crops of this size, not v1 (default: whole grids)')
+    ap.add_argument('--no-skip', action='store_true', help="v2/v2wind: the design documents' decoder exactly (no last-frame skip)")
     ap.add_argument('--plain-mse', action='store_true', help='optimise the plain MSE, not the MSE over persistence\'s')
-    ap.add_argument('--max-minutes', type=float, default=None, help='stop (checkpoint saved) after this wall time')
-    ap.add_argument('--out', default=None, help='checkpoint path (default build/forecast/<config>.pt)')
+    ap.add_argument('--max-minutes', type=positive_float, default=None, help='stop (checkpoint saved) after this wall time (default: no limit)')
+    ap.add_argument('--out', type=writable_file, default=None, help='checkpoint path (default build/forecast/<config>.pt)')
     ap.add_argument('--resume', action='store_true', help='continue from --out')
     a = ap.parse_args(argv)
     try:
@@ -65,11 +69,14 @@ def _train_cmd(argv) -> int:
 
 def _eval_cmd(argv) -> int:
     from mathphys_nb.forecast.train import load_forecaster, load_split, evaluate
-    ap = argparse.ArgumentParser(prog='mathphys eval forecaster', description='Autoregressive rollouts vs persistence at leads 1, 3, 5, 10.')
-    ap.add_argument('--checkpoint', required=True); ap.add_argument('--data', required=True)
-    ap.add_argument('--split', default='test', choices=('train', 'valid', 'test'))
-    ap.add_argument('--leads', type=int, nargs='*', default=[1, 3, 5, 10]); ap.add_argument('--max-windows', type=int, default=None)
-    ap.add_argument('--stride', type=int, default=26, help='window starts every STRIDE frames (26: the 12 rollouts the shipped records use)')
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
+    ap = command_parser(prog='mathphys eval forecaster', description='Autoregressive rollouts vs persistence at leads 1, 3, 5, 10.')
+    ap.add_argument('--checkpoint', required=True, type=existing_file, help='forecaster checkpoint (.pt)')
+    ap.add_argument('--data', required=True, type=well_dataset, help='dispersion dataset folder, or a folder holding only one')
+    ap.add_argument('--split', default='test', choices=('train', 'valid', 'test'), help='split to score')
+    ap.add_argument('--leads', type=positive_int, nargs='*', default=[1, 3, 5, 10], help='lead times (frames ahead) to score')
+    ap.add_argument('--max-windows', type=positive_int, default=None, help='score at most this many windows (default: all)')
+    ap.add_argument('--stride', type=positive_int, default=26, help='window starts every STRIDE frames (26: the 12 rollouts the shipped records use)')
     ap.add_argument('--json', action='store_true', help='print one JSON line')
     a = ap.parse_args(argv)
     try:
@@ -86,10 +93,15 @@ def _eval_cmd(argv) -> int:
 def _infer_cmd(argv) -> int:
     import torch
     from mathphys_nb.forecast.train import load_forecaster, load_split, WindowData, rollout
-    ap = argparse.ArgumentParser(prog='mathphys forecast infer', description='Roll a forecaster out from one window; save truth and prediction (µg/m³).')
-    ap.add_argument('--checkpoint', required=True); ap.add_argument('--data', required=True)
-    ap.add_argument('--split', default='test'); ap.add_argument('--traj', type=int, default=0); ap.add_argument('--start', type=int, default=0)
-    ap.add_argument('--leads', type=int, default=10); ap.add_argument('--out', default='forecast.npz')
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file
+    ap = command_parser(prog='mathphys forecast infer', description='Roll a forecaster out from one window; save truth and prediction (µg/m³).')
+    ap.add_argument('--checkpoint', required=True, type=existing_file, help='forecaster checkpoint (.pt)')
+    ap.add_argument('--data', required=True, type=well_dataset, help='dispersion dataset folder, or a folder holding only one')
+    ap.add_argument('--split', default='test', choices=('train', 'valid', 'test'), help='split of the window')
+    ap.add_argument('--traj', type=nonneg_int, default=0, help='trajectory of the window')
+    ap.add_argument('--start', type=nonneg_int, default=0, help='first frame of the window')
+    ap.add_argument('--leads', type=positive_int, default=10, help='frames to roll out')
+    ap.add_argument('--out', type=writable_file, default='forecast.npz', help='output .npz')
     a = ap.parse_args(argv)
     try:
         model, cfg = load_forecaster(a.checkpoint); wd = WindowData(load_split(a.data, a.split), cfg.past, a.leads)
@@ -105,9 +117,12 @@ def _infer_cmd(argv) -> int:
     print(a.out); return 0
 
 def _visualize_cmd(argv) -> int:
-    ap = argparse.ArgumentParser(prog='mathphys forecast visualize', description='Truth / prediction / error slices of an `infer` output.')
-    ap.add_argument('pred', help='.npz written by `mathphys forecast infer`'); ap.add_argument('--lead', type=int, default=1)
-    ap.add_argument('--level', type=int, default=1); ap.add_argument('--out', default='forecast.png')
+    from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file, npz_file
+    ap = command_parser(prog='mathphys forecast visualize', description='Truth / prediction / error slices of an `infer` output.')
+    ap.add_argument('pred', type=npz_file, help='.npz written by `mathphys forecast infer`')
+    ap.add_argument('--lead', type=positive_int, default=1, help='lead (frames ahead) to show')
+    ap.add_argument('--level', type=nonneg_int, default=1, help='vertical level of the horizontal slice')
+    ap.add_argument('--out', type=writable_file, default='forecast.png', help='output picture')
     a = ap.parse_args(argv)
     from mathphys_nb.forecast.compare import slice_figure
     z = np.load(a.pred)

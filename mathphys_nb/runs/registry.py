@@ -5,9 +5,12 @@
 # %% ../../nbs/90_registry.ipynb #05911674
 from __future__ import annotations
 
+import argparse
+import functools
 import importlib
 import inspect
 import itertools
+import os
 import pkgutil
 import re
 import sys
@@ -19,8 +22,11 @@ from typing import Any, Callable
 from ..core import MathPhysError, check_choice
 
 # %% auto #0
-__all__ = ['DEMO_STEPS', 'BENCHMARKS', 'COMMANDS', 'WEIGHTS', 'source_notebook', 'Entry', 'ordered', 'demo_step', 'benchmark',
-           'command', 'weights_recipe', 'discover', 'RunContext', 'call_step', 'best_time']
+__all__ = ['DEMO_STEPS', 'BENCHMARKS', 'COMMANDS', 'WEIGHTS', 'PARSERS', 'positive_int', 'nonneg_int', 'source_notebook', 'Entry',
+           'ordered', 'demo_step', 'benchmark', 'command', 'weights_recipe', 'discover', 'RunContext', 'call_step',
+           'UsageError', 'DefaultsFormatter', 'CommandParser', 'command_parser', 'run_command', 'int_at_least',
+           'positive_float', 'existing_file', 'existing_folder', 'writable_file', 'writable_folder', 'npz_file',
+           'well_dataset', 'best_time']
 
 # %% ../../nbs/90_registry.ipynb #921592d2
 _NB_RE = re.compile(r'File to edit: (?:\.\./)+nbs/([^\s]+?)\.ipynb')
@@ -77,9 +83,13 @@ def benchmark(name: str | None = None) -> Callable:
     return lambda fn: _register(BENCHMARKS, name or fn.__name__, fn)
 
 def command(*path: str, help: str = '') -> Callable:
-    "Register `fn(argv) -> int` as the subcommand `mathphys <path...>` (e.g. `command('train', 'ae')`)."
+    """Register `fn(argv) -> int` as the subcommand `mathphys <path...>` (e.g. `command('train', 'ae')`). The decorated
+    name is guarded by `run_command`: called directly, a `MathPhysError` is one line on stderr and 2, as from `mathphys`."""
     if not path or not all(isinstance(p, str) and p for p in path): raise MathPhysError(f'a command needs a non-empty path, got {path!r}')
-    return lambda fn: _register(COMMANDS, tuple(path), fn, help=help or (inspect.getdoc(fn) or '').split('\n')[0])
+    def deco(fn):
+        _register(COMMANDS, tuple(path), fn, help=help or (inspect.getdoc(fn) or '').split('\n')[0])
+        return functools.wraps(fn)(lambda argv=None: run_command(' '.join(path), fn, argv))
+    return deco
 
 def weights_recipe(name: str) -> Callable:
     "Register `fn(out_dir, quick) -> list[dict]` as a recipe of `make weights` (`mathphys weights`)."
@@ -109,6 +119,123 @@ def call_step(entry: Entry, ctx: RunContext):
     entry.fn(ctx.report, ctx.quick, ctx) if n >= 3 else entry.fn(ctx.report, ctx.quick)
     lost = [k for k in entry.gives if k not in ctx.artifacts]
     if lost: raise MathPhysError(f"step {entry.name!r} declared gives={lost} but did not store them in ctx.artifacts")
+
+# %% ../../nbs/90_registry.ipynb #30849181
+class UsageError(MathPhysError, ValueError):
+    "A command was given arguments it cannot take: a bad option value, a missing or unknown argument."
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    "Help that states each option's default, unless the help already says it; flags read `(default: off)`."
+    def _get_help_string(self, action):
+        h = action.help or ''
+        if ('default' in h.lower() or action.required or not action.option_strings
+            or action.default in (None, argparse.SUPPRESS)): return h
+        if action.nargs == 0: return h + (' (default: on)' if action.default else ' (default: off)')
+        return h + ' (default: %(default)s)'
+
+# %% ../../nbs/90_registry.ipynb #589af73a
+class CommandParser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose errors raise `UsageError` (printed as one line by `mathphys`), with defaults in its help."
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class', DefaultsFormatter); super().__init__(*args, **kwargs)
+    def error(self, message): raise UsageError(message)
+    def exit(self, status=0, message=None):
+        if status and message: raise UsageError(message.strip().removeprefix('error: '))
+        super().exit(status, message)
+
+PARSERS: dict[str, CommandParser] = {}   # prog -> the last parser `command_parser` built (the help test walks them)
+
+def command_parser(prog: str, # 'mathphys train ae'
+                   description: str = '', # one paragraph for --help
+                   **kwargs # passed to argparse.ArgumentParser
+                  ) -> CommandParser:
+    "The parser of one `mathphys` command (see above); remembered in `PARSERS`."
+    ap = PARSERS[prog] = CommandParser(prog=prog, description=description, **kwargs)
+    return ap
+
+# %% ../../nbs/90_registry.ipynb #e0f939ba
+def run_command(name: str, # the command's name after `mathphys`, e.g. 'eval ae'
+                fn: Callable, # the command: fn(argv) -> int
+                argv: list[str] | None = None # its arguments (default: sys.argv[1:])
+               ) -> int:
+    "Run `fn(argv)`; a `MathPhysError` becomes one line `mathphys <name>: <message>` on stderr and return code 2."
+    try: return fn(list(sys.argv[1:] if argv is None else argv)) or 0
+    except SystemExit as e:                       # --help (0), or a parser outside command_parser
+        if isinstance(e.code, int) or e.code is None: return e.code or 0
+        e = MathPhysError(e.code)
+    except MathPhysError as err:
+        if os.environ.get('MATHPHYS_DEBUG') == '1': raise
+        e = err
+    except KeyboardInterrupt:
+        print(f'mathphys {name}: interrupted', file=sys.stderr); return 130
+    msg = ' '.join(str(e).split()) or type(e).__name__
+    if isinstance(e, UsageError): msg += f' (see mathphys {name} --help)'
+    print(f'mathphys {name}: {msg}', file=sys.stderr)
+    return 2
+
+# %% ../../nbs/90_registry.ipynb #db6139d7
+def int_at_least(lo: int # the smallest value accepted
+                ) -> Callable:
+    "An argparse type: an integer `>= lo`."
+    def conv(s):
+        try: v = int(s)
+        except (TypeError, ValueError): raise argparse.ArgumentTypeError(f'expected an integer, got {s!r}') from None
+        if v < lo: raise argparse.ArgumentTypeError(f'must be an integer >= {lo}, got {v}')
+        return v
+    conv.__name__ = f'int_at_least_{lo}'
+    return conv
+
+positive_int, nonneg_int = int_at_least(1), int_at_least(0)
+
+def positive_float(s) -> float:
+    "An argparse type: a finite number > 0."
+    try: v = float(s)
+    except (TypeError, ValueError): raise argparse.ArgumentTypeError(f'expected a number, got {s!r}') from None
+    if not 0 < v < float('inf'): raise argparse.ArgumentTypeError(f'must be a number > 0, got {s}')
+    return v
+
+# %% ../../nbs/90_registry.ipynb #81b2c21f
+def existing_file(s) -> str:
+    "An argparse type: the path of a file that exists (a checkpoint, an `.npz`)."
+    p = Path(s)
+    if not p.exists(): raise argparse.ArgumentTypeError(f'{s}: no such file')
+    if not p.is_file(): raise argparse.ArgumentTypeError(f'{s} is a folder, not a file')
+    return s
+
+def existing_folder(s) -> str:
+    "An argparse type: the path of a folder that exists."
+    if not Path(s).is_dir(): raise argparse.ArgumentTypeError(f'{s}: no such folder' if not Path(s).exists() else f'{s} is a file, not a folder')
+    return s
+
+def writable_file(s) -> str:
+    "An argparse type: a file path that can be written (not a folder; its folder exists or can be made, writable)."
+    from mathphys_nb.well.io import check_writable_folder
+    if Path(s).is_dir(): raise argparse.ArgumentTypeError(f'{s} is a folder, not a file')
+    try: check_writable_folder(Path(s).parent)
+    except MathPhysError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return s
+
+def writable_folder(s) -> str:
+    "An argparse type: a folder that exists or can be made, and can be written."
+    from mathphys_nb.well.io import check_writable_folder
+    try: check_writable_folder(s)
+    except MathPhysError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return s
+
+def npz_file(s) -> str:
+    "An argparse type: a readable `.npz` archive of arrays (pickled objects refused)."
+    import numpy as np
+    existing_file(s)
+    try:
+        with np.load(s, allow_pickle=False) as z: z.files
+    except Exception as e: raise argparse.ArgumentTypeError(f'{s} is not a readable .npz file ({type(e).__name__}: {e})') from None
+    return s
+
+def well_dataset(s) -> str:
+    "An argparse type: a complete, readable Well dataset with finite values (or a folder holding exactly one); its folder."
+    from mathphys_nb.well.io import check_dataset
+    try: return str(check_dataset(s))
+    except MathPhysError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 # %% ../../nbs/90_registry.ipynb #cb7b794b
 def best_time(fn: Callable, # the work to time, called with no arguments

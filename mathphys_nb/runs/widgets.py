@@ -342,8 +342,10 @@ def bench_browser_latency(quick: bool = True) -> list[dict]:
 
 @command('lessons', 'latency', help='measure the field viewer in JupyterLab + chromium; writes bench/browser_latency.json')
 def latency_command(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog='mathphys lessons latency', description='Latency of the field viewer in JupyterLab + headless chromium.')
-    ap.add_argument('--quick', action='store_true'); ap.add_argument('--out', default=str(repo_root() / 'bench' / 'browser_latency.json'))
+    from mathphys_nb.runs.registry import command_parser, writable_file
+    ap = command_parser(prog='mathphys lessons latency', description='Latency of the field viewer in JupyterLab + headless chromium.')
+    ap.add_argument('--quick', action='store_true', help='fewer key presses and frames (seconds, not minutes)')
+    ap.add_argument('--out', type=writable_file, default=str(repo_root() / 'bench' / 'browser_latency.json'), help='where to write the rows')
     a = ap.parse_args(argv)
     if browser_missing(): print(f'needs {browser_missing()}'); return 1
     t0 = time.time(); rows = browser_latency(a.quick)

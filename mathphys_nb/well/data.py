@@ -5,7 +5,6 @@
 # %% ../../nbs/02_well_data.ipynb #8d7ee63c
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -13,11 +12,11 @@ import numpy as np
 
 from ..core import data_dir, progress, check_range, MathPhysError, RangeError
 from ..physics.simulation import get_simulation, simulation_names
-from .io import write_well_dataset
+from .io import write_well_dataset, check_writable
 
 # %% auto #0
-__all__ = ['ALIASES', 'DEFAULT_SET', 'split_counts', 'plan_dataset', 'run_jobs', 'make_dataset', 'run_jobs_dask', 'make_default',
-           'main']
+__all__ = ['ALIASES', 'CONNECT_TIMEOUT', 'DEFAULT_SET', 'split_counts', 'plan_dataset', 'run_jobs', 'make_dataset',
+           'run_jobs_dask', 'make_default']
 
 # %% ../../nbs/02_well_data.ipynb #3385bd68
 ALIASES = {'euler': 'euler_flow', 'heat': 'heat_equation', 'wave': 'wave_decomposition', 'diffusion': 'diffusion_process',
@@ -37,6 +36,8 @@ def plan_dataset(name: str, n_traj: int, res: int, seed: int = 0, **params) -> t
     if 'seed' not in {p.name for p in spec.params}: raise MathPhysError(f'simulation {name!r} has no seed: trajectories would repeat')
     for k in ('n', 'seed'):
         if k in params: raise MathPhysError(f'{k!r} is set by the data command (use res / seed), not as a parameter')
+    for p in spec.params:            # text where a number is expected (`--set t_end=abc`): refused by name, not a ValueError
+        if p.kind in ('int', 'float') and isinstance(params.get(p.name), str): raise RangeError(f'{p.name} must be a number, got {params[p.name]!r}')
     spec.resolve(n=res, seed=seed, **params)
     plan, start = {}, seed
     for split, count in split_counts(n_traj).items():
@@ -52,6 +53,7 @@ def _simulate(job):
 def run_jobs(jobs: list, workers: int = 1, desc: str = 'simulating', scheduler: str | None = None, retries: int = 2) -> list:
     """Run `[(simulation, params), ...]`; returns `[(SimResult, seconds), ...]` in order. `scheduler`: run them as
     Dask tasks instead ('tcp://HOST:PORT' of a running cluster, or 'local:N' for N local worker processes)."""
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1: raise RangeError(f'workers must be an integer >= 1, got {workers!r}')
     if scheduler: return run_jobs_dask(jobs, scheduler, desc, retries)
     if workers <= 1 or len(jobs) <= 1: return [_simulate(j) for j in progress(jobs, desc=desc)]
     import multiprocessing as mp
@@ -67,12 +69,15 @@ def make_dataset(name: str, n_traj: int = 16, res: int = 64, out=None, seed: int
                  workers: int = 1, scheduler: str | None = None, **params) -> Path:
     """Run simulation `name` (or an alias such as 'euler') for `n_traj` seeds at `res`² and write a Well dataset.
     `workers`: local processes; `scheduler`: a Dask cluster instead ('tcp://HOST:PORT' or 'local:N')."""
-    name, plan = plan_dataset(name, n_traj, res, seed, **params)
+    name, plan = plan_dataset(name, n_traj, res, seed, **params); dataset_name = dataset_name or f'{name}_{res}'
+    check_writable(Path(out or data_dir('well')), dataset_name, plan)          # before any simulation runs
     jobs = [(name, p) for ps in plan.values() for p in ps]
     results = [r for r, _ in run_jobs(jobs, workers, desc=f'{name} {res}²', scheduler=scheduler)]
-    return _write_plan(name, plan, results, out, dataset_name or f'{name}_{res}')
+    return _write_plan(name, plan, results, out, dataset_name)
 
 # %% ../../nbs/02_well_data.ipynb #0e482ef5
+CONNECT_TIMEOUT = 5   # seconds to reach a remote scheduler before giving up
+
 def run_jobs_dask(jobs: list, scheduler: str, desc: str = 'simulating', retries: int = 2) -> list:
     "The jobs as Dask tasks on `scheduler` ('tcp://HOST:PORT' or 'local:N'); `[(SimResult, seconds), ...]` in job order."
     try: from dask.distributed import Client, LocalCluster, as_completed
@@ -86,7 +91,7 @@ def run_jobs_dask(jobs: list, scheduler: str, desc: str = 'simulating', retries:
     elif '://' not in scheduler:
         raise MathPhysError(f"--scheduler expects 'tcp://HOST:PORT' or 'local:N', got {scheduler!r}")
     try:
-        with Client(cluster if cluster is not None else scheduler, timeout='30s') as client:
+        with Client(cluster if cluster is not None else scheduler, timeout=f'{CONNECT_TIMEOUT if cluster is None else 30}s') as client:
             futures = [client.submit(_simulate, job, retries=retries, pure=False) for job in jobs]
             where = {f.key: i for i, f in enumerate(futures)}; out = [None] * len(jobs)
             for fut in progress(as_completed(futures), desc=desc, total=len(jobs)):
@@ -98,7 +103,8 @@ def run_jobs_dask(jobs: list, scheduler: str, desc: str = 'simulating', retries:
                 out[i] = fut.result()
             return out
     except OSError as e:
-        raise MathPhysError(f'cannot reach the Dask scheduler at {scheduler}: {e}') from None
+        why = f' ({type(e.__cause__).__name__}: {e.__cause__})' if e.__cause__ else ''
+        raise MathPhysError(f'cannot reach the Dask scheduler at {scheduler}: {e}{why}') from None
     finally:
         if cluster is not None: cluster.close()
 
@@ -119,6 +125,7 @@ def make_default(out=None, seed: int = 0, workers: int = 2, entries=None, schedu
         if ALIASES.get(name, name) not in simulation_names():
             rows.append({'dataset': f'{name}_{res}', 'status': 'skipped: simulation not registered', 'seconds': 0.0}); continue
         sim, plan = plan_dataset(name, n_traj, res, seed, **extra)
+        check_writable(Path(out or data_dir('well')), f'{sim}_{res}', plan)
         plans.append((sim, res, plan)); jobs += [(sim, p) for ps in plan.values() for p in ps]
     t0 = time.perf_counter(); done = iter(run_jobs(jobs, workers, desc='default datasets', scheduler=scheduler))
     for sim, res, plan in plans:
@@ -128,50 +135,6 @@ def make_default(out=None, seed: int = 0, workers: int = 2, entries=None, schedu
                      'seconds': round(sum(sec for _, sec in mine), 2)})   # summed worker time of its simulations
     rows.append({'dataset': 'total (wall clock)', 'status': f'Dask {scheduler}' if scheduler else f'{workers} worker(s)', 'seconds': round(time.perf_counter() - t0, 2)})
     return rows
-
-# %% ../../nbs/02_well_data.ipynb #f4c368bf
-def _parse_sets(ap, items) -> dict:
-    extra = {}
-    for kv in items:
-        if '=' not in kv: ap.error(f'--set expects KEY=VALUE, got {kv!r}')
-        k, v = kv.split('=', 1)
-        try: extra[k] = int(v)
-        except ValueError:
-            try: extra[k] = float(v)
-            except ValueError: extra[k] = v
-    return extra
-
-def main(argv=None, prog: str = 'mathphys data') -> int:
-    "Entry point of `mathphys data`."
-    ap = argparse.ArgumentParser(prog=prog, description='Make datasets in The Well format.')
-    sub = ap.add_subparsers(dest='cmd', required=True)
-    mk = sub.add_parser('make', help='one dataset from a registered simulation')
-    mk.add_argument('simulation', help=f"registered name or alias ({', '.join(sorted(ALIASES))})")
-    mk.add_argument('--n-traj', type=int, default=16); mk.add_argument('--res', type=int, default=64)
-    mk.add_argument('--seed', type=int, default=0); mk.add_argument('--out', default=None)
-    mk.add_argument('--workers', type=int, default=1)
-    mk.add_argument('--scheduler', default=None, help="run on Dask: 'tcp://HOST:PORT' or 'local:N'")
-    mk.add_argument('--set', nargs='+', action='extend', default=[], metavar='KEY=VALUE', help='other simulation parameters (repeat --set or list several)')
-    sub.add_parser('list', help='list simulations and their parameters')
-    df = sub.add_parser('default', help='the default set (make data)')
-    df.add_argument('--out', default=None); df.add_argument('--workers', type=int, default=2)
-    df.add_argument('--scheduler', default=None, help="run on Dask: 'tcp://HOST:PORT' or 'local:N'")
-    a = ap.parse_args(argv)
-    try:
-        if a.cmd == 'list':
-            for n in simulation_names():
-                s = get_simulation(n)
-                print(f'{n}: {s.doc}\n    ' + ', '.join(f'{p.name}={p.default}' for p in s.params))
-        elif a.cmd == 'default':
-            for r in make_default(a.out, workers=a.workers, scheduler=a.scheduler): print(f"{r['status']:>36}  {r['seconds']:7.1f}s  {r['dataset']}")
-        else:
-            print(make_dataset(a.simulation, a.n_traj, a.res, a.out, a.seed, workers=a.workers, scheduler=a.scheduler,
-                               **_parse_sets(ap, a.set)))
-    except (MathPhysError, KeyError, ValueError) as e:
-        ap.exit(2, f'error: {e}\n')
-    return 0
-
-if __name__ == '__main__' and '__file__' in globals(): raise SystemExit(main())
 
 # %% ../../nbs/02_well_data.ipynb #a2506bb0
 from ..core import build_dir

@@ -5,6 +5,9 @@
 # %% ../../nbs/01_well_io.ipynb #cff7d7bf
 from __future__ import annotations
 
+import contextlib
+import glob
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +15,17 @@ import numpy as np
 from ..core import atomic_path, atomic_write, check_choice, ShapeError, MathPhysError, RangeError
 
 # %% auto #0
-__all__ = ['BC_TYPES', 'SPLITS', 'write_well_file', 'compute_stats', 'write_stats', 'result_scalars', 'write_results',
-           'write_well_dataset', 'tiny_dataset', 'vrmse']
+__all__ = ['BC_TYPES', 'SPLITS', 'DataError', 'clean_stale_temps', 'check_writable_folder', 'check_writable', 'write_well_file',
+           'compute_stats', 'write_stats', 'result_scalars', 'write_results', 'write_well_dataset', 'tiny_dataset',
+           'open_well_file', 'check_well_file', 'find_dataset', 'check_dataset', 'vrmse']
 
 # %% ../../nbs/01_well_io.ipynb #2c2004f8
 BC_TYPES = {'periodic': 'PERIODIC', 'open': 'OPEN', 'wall': 'WALL', 'dirichlet': 'WALL', 'neumann': 'WALL',
             'reflecting': 'WALL', 'free': 'OPEN'}
 SPLITS = ('train', 'valid', 'test')
+
+class DataError(MathPhysError, ValueError):
+    "A Well file or dataset cannot be used: missing, unwritable, truncated, incomplete, or holding NaN/inf."
 
 def _str_attr(values):
     import h5py
@@ -41,6 +48,32 @@ def _check_fields(t0: dict, t1: dict, nd: int = 2):
     for k, v in {**t0, **t1}.items():
         if not np.all(np.isfinite(v)): raise MathPhysError(f'field {k!r} holds NaN or inf: refusing to write it')
     return next(iter(shapes.values()))
+
+# %% ../../nbs/01_well_io.ipynb #e4763232
+def clean_stale_temps(path # the final file of an atomic write
+                     ) -> list[Path]:
+    "Delete what an interrupted atomic write of `path` left beside it (`.<name>.*.tmp`); returns the files removed."
+    path = Path(path); gone = []
+    if path.parent.is_dir():
+        for q in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
+            if q.is_file(): q.unlink(missing_ok=True); gone.append(q)
+    return gone
+
+def check_writable_folder(target # a folder that is to be written (it may not exist yet)
+                         ) -> Path:
+    "Refuse (`DataError`) unless `target` can be made and written: its nearest existing ancestor is a writable folder."
+    target = p = Path(target)
+    while not p.exists() and p != p.parent: p = p.parent      # the nearest path that exists
+    if not p.is_dir(): raise DataError(f'cannot write {target}: {p} is a file, not a folder')
+    try: tempfile.TemporaryFile(dir=p).close()
+    except OSError as e: raise DataError(f'cannot write into {p}: {e.strerror or e}') from None
+    return target
+
+def check_writable(root, name: str, splits=SPLITS) -> Path:
+    "Refuse (`DataError`) unless `<root>/<name>/data/<split>/` can be made and written, before anything is computed."
+    d = Path(root) / name
+    for target in (d, *(d / 'data' / s for s in splits)): check_writable_folder(target)
+    return d
 
 # %% ../../nbs/01_well_io.ipynb #1322bb6f
 def write_well_file(path, dataset_name: str, t0_fields: dict, t1_fields: dict | None = None, *, time, x, y,
@@ -71,7 +104,7 @@ def write_well_file(path, dataset_name: str, t0_fields: dict, t1_fields: dict | 
     to_well = lambda v, lead: np.ascontiguousarray(np.moveaxis(v, range(lead, lead + nd), range(lead + nd - 1, lead - 1, -1)), dtype=np.float32)
     kw = {} if compression is None else {'compression': compression}
     params = {k: float(v) for k, v in (params or {}).items()}
-    path = Path(path)
+    path = Path(path); clean_stale_temps(path)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, 'w', libver='earliest') as f:
             f.attrs['dataset_name'] = dataset_name; f.attrs['grid_type'] = 'cartesian'
@@ -134,6 +167,7 @@ def write_stats(dataset_dir) -> Path:
     import yaml
     d = Path(dataset_dir); files = sorted((d / 'data' / 'train').glob('*.hdf5'))
     if not files: raise MathPhysError(f'no train files under {d / "data" / "train"}')
+    clean_stale_temps(d / 'stats.yaml')
     with atomic_write(d / 'stats.yaml') as f: yaml.safe_dump(compute_stats(files), f, sort_keys=True)
     return d / 'stats.yaml'
 
@@ -171,10 +205,11 @@ def write_results(path, results, dataset_name: str | None = None, scalars: dict 
                            z=g.z() if hasattr(g, 'z') else None, constant_fields=const, compression=r0.meta.get('compression'))
 
 def write_well_dataset(root, name: str, splits: dict, scalars: dict | None = None) -> Path:
-    "Write `{split: [SimResult, ...]}` as `<root>/<name>/data/<split>/<name>.hdf5` + `stats.yaml`; returns the folder."
+    "Write `{split: [SimResult, ...]}` as `<root>/<name>/data/<split>/<name>.hdf5`, then `stats.yaml`; returns the folder."
     for s in splits: check_choice(s, SPLITS, 'split')
     if 'train' not in splits: raise MathPhysError('a train split is needed (stats.yaml is computed from it)')
-    d = Path(root) / name
+    d = check_writable(root, name, splits)
+    (d / 'stats.yaml').unlink(missing_ok=True)         # incomplete until stats.yaml is written, last
     for split, results in splits.items(): write_results(d / 'data' / split / f'{name}.hdf5', results, name, scalars)
     write_stats(d)
     return d
@@ -194,6 +229,67 @@ def tiny_dataset(root, name: str = 'tiny', B: int = 2, T: int = 5, ny: int = 6, 
                         params={'gamma': 1.4}, bc='periodic')
     write_stats(Path(root) / name)
     return Path(root) / name, arrays
+
+# %% ../../nbs/01_well_io.ipynb #8488013e
+@contextlib.contextmanager
+def open_well_file(path # a Well .hdf5 file
+                  ):
+    "Open a Well file for reading; a missing, truncated or non-HDF5 file raises `DataError` naming it."
+    import h5py
+    path = Path(path)
+    if not path.is_file(): raise DataError(f'{path}: no such file')
+    try: f = h5py.File(path, 'r')
+    except OSError as e: raise DataError(f'{path} cannot be read as HDF5 (truncated, or not a Well file): {e}') from None
+    with f: yield f
+
+def _numeric_datasets(f):
+    import h5py
+    for grp in ('t0_fields', 't1_fields', 't2_fields', 'scalars'):
+        for k, d in (f[grp].items() if grp in f else ()):
+            if isinstance(d, h5py.Dataset) and np.issubdtype(d.dtype, np.number): yield f'{grp}/{k}', d
+
+# %% ../../nbs/01_well_io.ipynb #f0d8dbdb
+def check_well_file(path # a Well .hdf5 file
+                   ) -> Path:
+    "Raise `DataError` unless `path` opens and its fields and scalars hold only finite values (read per trajectory)."
+    with open_well_file(path) as f:
+        for name, d in _numeric_datasets(f):
+            try:
+                for b in range(d.shape[0] if d.ndim > 1 else 1):
+                    a = d[b] if d.ndim > 1 else d[()]
+                    if not np.all(np.isfinite(a)):
+                        n = int(np.size(a) - np.isfinite(a).sum())
+                        raise DataError(f'{path}: field {name} holds {n} NaN/inf value(s)' + (f' in trajectory {b}' if d.ndim > 1 else ''))
+            except OSError as e: raise DataError(f'{path}: field {name} cannot be read (truncated file?): {e}') from None
+    return Path(path)
+
+# %% ../../nbs/01_well_io.ipynb #58fa75c1
+def find_dataset(path # a dataset folder, or a folder holding exactly one
+                ) -> Path:
+    "The dataset folder at `path` (it holds `data/`), or the only dataset folder inside `path`."
+    p = Path(path)
+    if not p.exists(): raise DataError(f'{p}: no such folder (make a dataset with `mathphys data make ...`)')
+    if not p.is_dir(): raise DataError(f'{p} is a file, not a dataset folder')
+    if (p / 'data').is_dir() or (p / 'stats.yaml').exists(): return p
+    inner = sorted(q for q in p.iterdir() if q.is_dir() and (q / 'data').is_dir())
+    if len(inner) == 1: return inner[0]
+    if not inner: raise DataError(f'{p} holds no dataset (expected {p}/data/<split>/*.hdf5; make one with `mathphys data make ...`)')
+    raise DataError(f"{p} holds {len(inner)} datasets ({', '.join(q.name for q in inner)}): name one of them")
+
+def check_dataset(path, # a dataset folder, or a folder holding exactly one
+                  finite: bool = True # also read every value and refuse NaN/inf
+                 ) -> Path:
+    "The dataset's folder, once it is known complete (`stats.yaml`) and every file reads (with finite values)."
+    d = find_dataset(path)
+    if not (d / 'stats.yaml').is_file():
+        raise DataError(f'{d} is incomplete: it has no stats.yaml (its writing was interrupted?); make it again')
+    files = sorted((d / 'data').glob('*/*.hdf5'))
+    if not files: raise DataError(f'{d} holds no .hdf5 files under {d / "data"}/<split>/')
+    for fp in files:
+        if finite: check_well_file(fp)
+        else:
+            with open_well_file(fp): pass
+    return d
 
 # %% ../../nbs/01_well_io.ipynb #49e2d43e
 def vrmse(pred, target, n_spatial_dims: int = 2):
