@@ -218,3 +218,17 @@ def test_fine_tune_recipe_quick_starts_from_the_shipped_64_model(tmp_path):
     _, tf, _ = load_autoencoder(tmp_path / 'ae_euler128_r80.pt')
     _, tf64, _ = load_autoencoder(ROOT / 'data' / 'weights' / 'ae_euler64_r80.pt')
     assert tf.to_dict() == tf64.to_dict()                                  # the 64² model's field transform is kept
+
+
+def test_nan_data_is_one_error_line_and_no_checkpoint(tmp_path):
+    "Issue 17: NaN in the data once gave all-NaN checkpoints; now `train ae` stops before training, exit 2, one line."
+    import h5py
+    data = tiny_well(tmp_path)
+    f = next((data / 'data' / 'train').glob('*.hdf5'))
+    with h5py.File(f, 'r+') as h:
+        ds = h['t0_fields']['density']; a = ds[()]; a[1, 3] = np.nan; ds[...] = a
+    args = sum([[f"--{k.replace('_', '-')}", str(v)] for k, v in TINY.items()], [])
+    r = subprocess.run([sys.executable, '-m', 'mathphys_nb.runs.autoencoder', 'train', 'ae', '--data', str(data), '--out', str(tmp_path / 'run'),
+                        '--max-steps', '2', '--quiet', '--threads', '1'] + args, env=ENV, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.strip().count('\n') == 0 and 'NaN' in r.stderr, r.stderr[-1000:]
+    assert not (tmp_path / 'run' / 'last.pt').exists()

@@ -19,7 +19,7 @@ import torch
 
 from ..core import MathPhysError, RangeError, ShapeError, save_checkpoint, load_checkpoint
 from ..learn.config import positive, between, choice
-from ..learn.trainer import TrainerConfig, Trainer, curve_path
+from ..learn.trainer import TrainerConfig, Trainer, curve_path, require_finite
 from .autoencoder import DCAEConfig, AutoEncoder, choose_latent, compression_ratio
 from .ae_data import (WellFrames, FieldTransform, load_frames, transform_from_stats, augment, vmse,
                                           vrmse_loss, reconstruction_vrmse, PCABaseline, DCTBaseline)
@@ -134,6 +134,7 @@ def train_autoencoder(cfg: AETrainConfig, out_dir, resume: bool = True,
     "Train (or resume) into `out_dir/last.pt`; returns the trainer's record with the `config`. `stop_after` simulates an interruption."
     out_dir = Path(out_dir)
     train = load_frames(cfg.data, 'train', max_traj=cfg.max_traj); valid = load_frames(cfg.data, 'valid')
+    require_finite(train.flat, f'{cfg.data} train frames'); require_finite(valid.flat, f'{cfg.data} valid frames')
     arch, tf, init = _start(cfg, train); config = _config(cfg, arch, tf, train)
     torch.manual_seed(cfg.seed); model = AutoEncoder(arch)
     if init is not None: model.load_state_dict(init)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..core import MathPhysError, RangeError, ShapeError, check_choice, atomic_path, load_checkpoint
 from ..learn.config import positive, choice
-from ..learn.trainer import TrainerConfig, Trainer, share
+from ..learn.trainer import TrainerConfig, Trainer, share, require_finite
 from .denoiser import ViTConfig, build_emulator
 
 # %% auto #0
@@ -286,6 +286,7 @@ def train_emulator(train: LatentSet,    # standardized training latents
                    stop_after: int | None = None,  # stop (checkpointed) after this step: for resume tests
                    show: bool = True) -> dict:     # the trainer's record, with `name`
     "Train an emulator with the one trainer; atomic checkpoints every `cfg.ckpt_every` steps; exact resume."
+    require_finite(train.z, 'training latents'); require_finite(train.params, 'training parameters')
     _, _, C, h, w = train.z.shape; vit = cfg.vit(C, h, w, train.params.shape[1])
     torch.manual_seed(cfg.seed); model = build_emulator(vit)
     config = {'train': cfg.to_dict(), 'name': cfg.name, 'kind': cfg.kind, 'vit': asdict(vit), **(extra_config or {})}

@@ -15,7 +15,7 @@ import torch
 
 from ..core import MathPhysError, RangeError, ShapeError, check_choice, load_checkpoint, seed_everything
 from ..learn.config import positive, between, choice
-from ..learn.trainer import TrainerConfig, Trainer, share, resume_path
+from ..learn.trainer import TrainerConfig, Trainer, share, resume_path, require_finite
 from .models import ForecasterConfig, build_model, n_params, config_from_dict
 from .plume import dispersion_metrics
 
@@ -152,6 +152,7 @@ def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | 
     Returns the trainer's record with the `model` and `loss_ref`."""
     data = WindowData(data, cfg.past, 1) if isinstance(data, dict) else data
     valid = WindowData(valid, cfg.past, 1) if isinstance(valid, dict) else valid
+    for k in ('c', 'wind', 'static'): require_finite(data.a[k], f'training {k}')
     if tc.crop and (cfg.model == 'v1' or tc.crop > min(cfg.ny, cfg.nx)):
         raise MathPhysError(f'crop={tc.crop} needs a fully convolutional model (not v1) and a crop no larger than the grid')
     if resume and (ckpt is None or not resume_path(ckpt).exists()): raise MathPhysError(f'cannot resume: no checkpoint at {ckpt}')

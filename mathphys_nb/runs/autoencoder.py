@@ -52,7 +52,8 @@ def _add_config_args(ap: argparse.ArgumentParser):
         kind = {'bool': lambda s: s.lower() in ('1', 'true', 'yes'), 'int': int, 'float': float}.get(
             str(f.type).split(' ')[0].replace('|', '').strip(), str)
         if f.name in ('factor', 'lat_channels', 'max_traj'): kind = int
-        ap.add_argument('--' + f.name.replace('_', '-'), dest=f.name, type=kind, default=None, help=f'(default {f.default})')
+        old = ['--' + o.replace('_', '-') for o, n in AETrainConfig.RENAMED.items() if n == f.name]   # older spellings still work
+        ap.add_argument('--' + f.name.replace('_', '-'), *old, dest=f.name, type=kind, default=None, help=f'(default {f.default})')
 
 @command('train', 'ae', help='train a DC-AE autoencoder on a Well dataset (torchrun for several processes)')
 def train_ae_command(argv: list[str]) -> int:
@@ -65,11 +66,12 @@ def train_ae_command(argv: list[str]) -> int:
     _add_config_args(ap)
     a = ap.parse_args(argv)
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-    cfg = AETrainConfig(a.data, **{f.name: getattr(a, f.name) for f in dc_fields(AETrainConfig)
-                                   if f.name != 'data' and getattr(a, f.name) is not None})
-    out = Path(a.out or build_dir('ae', f'{Path(a.data).name}_r{cfg.ratio:g}', create=True))
-    try: r = train_autoencoder(cfg, out, resume=not a.no_resume, show=not a.quiet)
-    except MathPhysError as e: print(f'error: {e}', file=sys.stderr); return 2
+    try:
+        cfg = AETrainConfig(a.data, **{f.name: getattr(a, f.name) for f in dc_fields(AETrainConfig)
+                                       if f.name != 'data' and getattr(a, f.name) is not None})
+        out = Path(a.out or build_dir('ae', f'{Path(a.data).name}_r{cfg.ratio:g}', create=True))
+        r = train_autoencoder(cfg, out, resume=not a.no_resume, show=not a.quiet)
+    except (MathPhysError, FileNotFoundError) as e: print(f'error: {e}', file=sys.stderr); return 2
     if int(os.environ.get('RANK', '0')) == 0:
         print(json.dumps({'checkpoint': str(r['checkpoint']), 'name': r['config']['name'], 'ratio': r['config']['data']['ratio'],
                           'steps': r['step'], 'loss': r['loss'], 'valid_vrmse': r['valid'], 'baseline_pca': r['baseline'],
