@@ -21,7 +21,7 @@ from mathphys_nb.emulator.ae_train import AETrainConfig, train_autoencoder, load
 
 torch.set_num_threads(1)
 ENV = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'OMP_WAIT_POLICY': 'PASSIVE', 'MATHPHYS_PROGRESS': '0'}
-TINY = dict(ratio=12, width=8, max_width=16, batch=4, warmup=2, eval_every=3, ckpt_every=3, dropout=0.0)
+TINY = dict(ratio=12, width=8, max_width=16, batch=4, warmup=2, valid_every=3, ckpt_every=3, dropout=0.0)
 
 
 @pytest.fixture(scope='module')
@@ -92,16 +92,17 @@ def test_checkpoint_round_trip_weights_only(tmp_path):
 
 
 def test_resume_gives_the_uninterrupted_result(tiny, tmp_path):
-    cfg = AETrainConfig(str(tiny), steps=6, **{**TINY, 'dropout': 0.05})     # dropout on: its masks are seeded too
+    cfg = AETrainConfig(str(tiny), max_steps=6, **{**TINY, 'dropout': 0.05})     # dropout on: its masks come from the saved RNG state
     full = train_autoencoder(cfg, tmp_path / 'full', show=False)
     train_autoencoder(cfg, tmp_path / 'part', stop_after=3, show=False)
     assert load_autoencoder(tmp_path / 'part' / 'last.pt')[2]['meta']['step'] == 3
     rest = train_autoencoder(cfg, tmp_path / 'part', show=False)
-    assert rest['history']['loss'] == full['history']['loss'] and rest['history']['valid_vrmse'] == full['history']['valid_vrmse']
+    assert [r[2:4] for r in rest['curve']] == [r[2:4] for r in full['curve']]   # training losses and validation VRMSE
+    np.testing.assert_allclose([r[4] for r in rest['curve']], [r[4] for r in full['curve']], rtol=1e-3)   # PCA baseline (its own fit)
     a, b = (load_autoencoder(d / 'last.pt')[0].state_dict() for d in (tmp_path / 'full', tmp_path / 'part'))
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(MathPhysError, match='another configuration'):
-        train_autoencoder(AETrainConfig(str(tiny), steps=7, **TINY), tmp_path / 'part', show=False)
+        train_autoencoder(AETrainConfig(str(tiny), max_steps=7, **{**TINY, 'lr': 3e-3}), tmp_path / 'part', show=False)
 
 
 def _free_port() -> int:
@@ -112,9 +113,9 @@ def _free_port() -> int:
 def test_ddp_two_cpu_processes_match_one(tiny, tmp_path):
     torchrun = Path(sys.executable).parent / 'torchrun'
     if not torchrun.exists(): pytest.skip(f'torchrun not found next to {sys.executable}')
-    args = ['--data', str(tiny), '--steps', '6', '--quiet', '--threads', '1'] + sum(
+    args = ['--data', str(tiny), '--max-steps', '6', '--quiet', '--threads', '1'] + sum(
         [[f"--{k.replace('_', '-')}", str(v)] for k, v in TINY.items()], [])
-    one = train_autoencoder(AETrainConfig(str(tiny), steps=6, **TINY), tmp_path / 'one', show=False)
+    one = train_autoencoder(AETrainConfig(str(tiny), max_steps=6, **TINY), tmp_path / 'one', show=False)
     cmd = [str(torchrun), '--nnodes', '1', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', str(_free_port()),
            '-m', 'mathphys_nb.runs.autoencoder', 'train', 'ae', '--out', str(tmp_path / 'two')] + args
     try: r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240, cwd=ROOT)
@@ -122,14 +123,15 @@ def test_ddp_two_cpu_processes_match_one(tiny, tmp_path):
     if r.returncode != 0 and ('Address already in use' in r.stderr or 'rendezvous' in r.stderr.lower() and 'timed out' in r.stderr.lower()):
         pytest.skip(f'torchrun could not start its processes: {r.stderr[-300:]}')
     assert r.returncode == 0, r.stderr[-2000:]
-    two = load_autoencoder(tmp_path / 'two' / 'last.pt')[2]['meta']['history']
-    np.testing.assert_allclose(two['loss'], one['history']['loss'], rtol=1e-4)
-    np.testing.assert_allclose(two['valid_vrmse'], one['history']['valid_vrmse'], rtol=1e-4)
+    two = json.loads((tmp_path / 'two' / 'last.curve.json').read_text())
+    assert two['record']['processes'] == 2
+    np.testing.assert_allclose([r[2] for r in two['rows']], [r[2] for r in one['curve']], rtol=1e-4)   # training loss
+    np.testing.assert_allclose([r[3] for r in two['rows']], [r[3] for r in one['curve']], rtol=1e-4)   # validation VRMSE
     assert json.loads(r.stdout.strip().splitlines()[-1])['steps'] == 6            # rank 0 reports once
 
 
 def test_eval_command_prints_the_json_line(tiny, tmp_path):
-    train_autoencoder(AETrainConfig(str(tiny), steps=2, **TINY), tmp_path / 'run', show=False)
+    train_autoencoder(AETrainConfig(str(tiny), max_steps=2, **TINY), tmp_path / 'run', show=False)
     r = subprocess.run([sys.executable, '-m', 'mathphys_nb.runs.autoencoder', 'eval', 'ae', '--checkpoint', str(tmp_path / 'run' / 'last.pt'),
                         '--data', str(tiny), '--json'], env=ENV, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -216,3 +218,17 @@ def test_fine_tune_recipe_quick_starts_from_the_shipped_64_model(tmp_path):
     _, tf, _ = load_autoencoder(tmp_path / 'ae_euler128_r80.pt')
     _, tf64, _ = load_autoencoder(ROOT / 'data' / 'weights' / 'ae_euler64_r80.pt')
     assert tf.to_dict() == tf64.to_dict()                                  # the 64² model's field transform is kept
+
+
+def test_nan_data_is_one_error_line_and_no_checkpoint(tmp_path):
+    "Issue 17: NaN in the data once gave all-NaN checkpoints; now `train ae` stops before training, exit 2, one line."
+    import h5py
+    data = tiny_well(tmp_path)
+    f = next((data / 'data' / 'train').glob('*.hdf5'))
+    with h5py.File(f, 'r+') as h:
+        ds = h['t0_fields']['density']; a = ds[()]; a[1, 3] = np.nan; ds[...] = a
+    args = sum([[f"--{k.replace('_', '-')}", str(v)] for k, v in TINY.items()], [])
+    r = subprocess.run([sys.executable, '-m', 'mathphys_nb.runs.autoencoder', 'train', 'ae', '--data', str(data), '--out', str(tmp_path / 'run'),
+                        '--max-steps', '2', '--quiet', '--threads', '1'] + args, env=ENV, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.strip().count('\n') == 0 and 'NaN' in r.stderr, r.stderr[-1000:]
+    assert not (tmp_path / 'run' / 'last.pt').exists()

@@ -76,31 +76,32 @@ def test_v2_fix_keeps_channels_alive_and_the_convlstm_above_adam_eps(tiny):
 
 def test_tiny_v2_learns_below_persistence(tiny):
     arr = load_split(tiny, 'train'); cfg = ForecasterConfig('v2', **TINY)
-    r = train_forecaster(cfg, TrainConfig(steps=40, batch=4, lr=1e-3, threads=1), arr)
+    r = train_forecaster(cfg, TrainConfig(max_steps=40, batch=4, lr=1e-3, threads=1, valid_every=5), arr, show=False)
     assert r['loss_ref'] == pytest.approx(persistence_mse(WindowData(arr, 2, 1)))
-    assert np.mean(r['losses'][-10:]) < 0.5 * np.mean(r['losses'][:5])       # loss in units of persistence's MSE
+    assert r['curve'][-1][2] < 0.5 * r['curve'][0][2]                         # loss in units of persistence's MSE
     assert evaluate(r['model'], cfg, arr, leads=(1,), stride=1)['leads']['1']['skill'] > 0.5
 
 
 def test_resume_gives_the_same_weights(tiny, tmp_path):
     arr = load_split(tiny, 'train')
-    cfg = ForecasterConfig('v1', **TINY, **SMALL); tc = TrainConfig(steps=4, batch=2, ckpt_every=1)
-    full = train_forecaster(cfg, tc, arr, tmp_path / 'a.pt')
-    train_forecaster(cfg, tc, arr, tmp_path / 'b.pt', stop_after=2)
-    res = train_forecaster(cfg, tc, arr, tmp_path / 'b.pt', resume=True)
+    cfg = ForecasterConfig('v1', **TINY, **SMALL); tc = TrainConfig(max_steps=4, batch=2, ckpt_every=1, valid_every=1)
+    full = train_forecaster(cfg, tc, arr, tmp_path / 'a.pt', show=False)
+    train_forecaster(cfg, tc, arr, tmp_path / 'b.pt', stop_after=2, show=False)
+    res = train_forecaster(cfg, tc, arr, tmp_path / 'b.pt', resume=True, show=False)
     for (k, p), q in zip(full['model'].state_dict().items(), res['model'].state_dict().values()):
         assert torch.equal(p, q), k
-    assert full['losses'] == res['losses']
+    assert [r[2] for r in full['curve']] == [r[2] for r in res['curve']]
     with pytest.raises(MathPhysError, match='cannot resume'): train_forecaster(cfg, tc, arr, tmp_path / 'none.pt', resume=True)
     other = ForecasterConfig('simvp', **TINY, **SMALL)
-    with pytest.raises(MathPhysError, match='holds'): train_forecaster(other, tc, arr, tmp_path / 'b.pt', resume=True)
+    with pytest.raises(MathPhysError, match='another configuration'): train_forecaster(other, tc, arr, tmp_path / 'b.pt', resume=True)
 
 
 def test_seeded_training_is_deterministic(tiny):
     arr = load_split(tiny, 'train'); cfg = ForecasterConfig('simvp', **TINY, **SMALL)
-    a = train_forecaster(cfg, TrainConfig(steps=2, batch=2, seed=3), arr)['losses']
-    b = train_forecaster(cfg, TrainConfig(steps=2, batch=2, seed=3), arr)['losses']
-    assert a == b
+    a = train_forecaster(cfg, TrainConfig(max_steps=2, batch=2, seed=3, valid_every=1), arr, show=False)
+    b = train_forecaster(cfg, TrainConfig(max_steps=2, batch=2, seed=3, valid_every=1), arr, show=False)
+    assert [r[2] for r in a['curve']] == [r[2] for r in b['curve']]
+    assert all(torch.equal(p, q) for p, q in zip(a['model'].state_dict().values(), b['model'].state_dict().values()))
 
 
 def test_rollouts_are_non_negative_and_persistence_has_zero_skill(tiny):
@@ -113,7 +114,7 @@ def test_rollouts_are_non_negative_and_persistence_has_zero_skill(tiny):
 def test_eval_command_prints_the_json_schema(tiny, tmp_path):
     from mathphys_nb.runs.forecast import _eval_cmd
     cfg = ForecasterConfig('simvp', **TINY, **SMALL)
-    r = train_forecaster(cfg, TrainConfig(steps=2, batch=2), load_split(tiny, 'train'))
+    r = train_forecaster(cfg, TrainConfig(max_steps=2, batch=2), load_split(tiny, 'train'), show=False)
     from mathphys_nb.core import save_checkpoint
     ck = save_checkpoint(tmp_path / 'm.pt', ship_state(r['model']), {'model_config': cfg.to_dict()})
     buf = io.StringIO()

@@ -71,24 +71,25 @@ def ladder_table(res, n_fields: int, levels=STUDENT_LEVELS) -> list[dict]:
     return rows
 
 # %% ../../nbs/30_autoencoder.ipynb #8bfe91e1
+from ..learn.config import Config, positive, between
+
 @dataclass(frozen=True)
-class DCAEConfig:
+class DCAEConfig(Config):
     "Architecture of a DC-AE-style autoencoder; `name` states it (e.g. `dcae_f8c4`)."
-    in_channels: int = 5           # fields per frame
-    lat_channels: int = 4          # latent channels c
-    factor: int = 8                # downsampling factor f (a power of two)
-    width: int = 16                # channels at full resolution, doubled per level ...
-    max_width: int = 64            # ... up to this
-    blocks: int = 1                # residual blocks per level (encoder and decoder)
-    dropout: float = 0.05
-    periodic: tuple = (True, True) # circular padding along (axis 0, axis 1), from the dataset's boundary conditions
-    bound: float = 5.0             # latent softclip bound
-    preset: str = ''               # optional suffix, e.g. 'large'
+    in_channels: int = positive(5)         # fields per frame
+    lat_channels: int = positive(4)        # latent channels c
+    factor: int = positive(8, minimum=2)   # downsampling factor f (a power of two)
+    width: int = positive(16)              # channels at full resolution, doubled per level ...
+    max_width: int = positive(64)          # ... up to this
+    blocks: int = positive(1)              # residual blocks per level (encoder and decoder)
+    dropout: float = between(0.05, 0, 1, hi_open=True)
+    periodic: tuple = (True, True)         # circular padding along (axis 0, axis 1), from the dataset's boundary conditions
+    bound: float = between(5.0, 0, lo_open=True)  # latent softclip bound
+    preset: str = ''                       # optional suffix, e.g. 'large'
 
     def __post_init__(self):
-        if self.factor < 2 or self.factor & (self.factor - 1): raise RangeError(f'factor must be a power of two ≥ 2, got {self.factor}')
-        for k in ('in_channels', 'lat_channels', 'width', 'max_width', 'blocks'):
-            if int(getattr(self, k)) < 1: raise RangeError(f'{k} must be ≥ 1, got {getattr(self, k)}')
+        super().__post_init__()
+        if self.factor & (self.factor - 1): raise RangeError(f'factor must be a power of two ≥ 2, got {self.factor}')
         object.__setattr__(self, 'periodic', tuple(bool(p) for p in self.periodic))
 
     @property
@@ -104,11 +105,6 @@ class DCAEConfig:
             if getattr(self, k) != getattr(d, k): s += f'_{tag}{getattr(self, k)}'
         return s
     def ratio(self, res) -> float: return compression_ratio(res, self.in_channels, self.factor, self.lat_channels)
-    def to_dict(self) -> dict: return {**asdict(self), 'periodic': list(self.periodic), 'name': self.name}
-    @classmethod
-    def from_dict(cls, d: dict) -> 'DCAEConfig':
-        d = {k: v for k, v in d.items() if k != 'name'}
-        return cls(**{**d, 'periodic': tuple(d.get('periodic', (True, True)))})
 
 # %% ../../nbs/30_autoencoder.ipynb #5767f369
 DCAE_LARGE = DCAEConfig(in_channels=5, lat_channels=64, factor=32, width=64, max_width=512, blocks=3, dropout=0.05, preset='large')

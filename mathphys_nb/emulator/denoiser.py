@@ -20,24 +20,24 @@ __all__ = ['ViTConfig', 'rope_angles', 'apply_rope', 'Block', 'noise_features', 
            'build_emulator', 'fit_tiny']
 
 # %% ../../nbs/35_denoiser.ipynb #4b5273ec
+from ..learn.config import Config, positive
+
 @dataclass(frozen=True)
-class ViTConfig:
+class ViTConfig(Config):
     "Architecture of the space-time transformer (its `name` says it: `vit_w128d4h4`)."
-    channels: int              # latent channels C
-    height: int                # latent grid rows h
-    width_grid: int            # latent grid columns w
-    window: int = 5            # states per window L
-    width: int = 128           # token width
-    depth: int = 4             # transformer blocks
-    heads: int = 4             # attention heads
-    n_params: int = 0          # simulation parameters fed to the modulation
-    mlp_ratio: int = 4         # hidden width of the MLP / width
-    noise: bool = True         # False: the deterministic baseline (no noise-level input)
+    channels: int = positive()            # latent channels C
+    height: int = positive()              # latent grid rows h
+    width_grid: int = positive()          # latent grid columns w
+    window: int = positive(5, minimum=2)  # states per window L (context + at least one state)
+    width: int = positive(128)            # token width
+    depth: int = positive(4)              # transformer blocks
+    heads: int = positive(4)              # attention heads
+    n_params: int = positive(0, minimum=0)  # simulation parameters fed to the modulation
+    mlp_ratio: int = positive(4)          # hidden width of the MLP / width
+    noise: bool = True                    # False: the deterministic baseline (no noise-level input)
 
     def __post_init__(self):
-        for k in ('channels', 'height', 'width_grid', 'window', 'width', 'depth', 'heads', 'mlp_ratio'):
-            if int(getattr(self, k)) < 1: raise RangeError(f'{k} must be >= 1, got {getattr(self, k)}')
-        if self.window < 2: raise RangeError(f'window must be >= 2 (context + at least one state), got {self.window}')
+        super().__post_init__()
         hd = self.width // self.heads
         if self.width % self.heads or hd % 6:
             raise RangeError(f'width/heads = {self.width}/{self.heads} must be an integer divisible by 6 '

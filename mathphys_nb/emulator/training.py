@@ -5,12 +5,8 @@
 # %% ../../nbs/37_emulator_training.ipynb #67920ab3
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import math
-import os
-import time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 
@@ -18,15 +14,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import (MathPhysError, RangeError, ShapeError, check_choice, atomic_path, save_checkpoint,
-                              load_checkpoint, progress)
+from ..core import MathPhysError, RangeError, ShapeError, check_choice, atomic_path, load_checkpoint
+from ..learn.config import positive, choice
+from ..learn.trainer import TrainerConfig, Trainer, share, require_finite
 from .denoiser import ViTConfig, build_emulator
 
 # %% auto #0
 __all__ = ['EMULATION_DATA', 'emulation_data_command', 'make_emulation_data', 'persistence_vrmse', 'AECodec', 'PoolCodec',
            'codec_from_dict', 'resolve_path', 'load_ae_codec', 'dataset_params', 'encode_trajectories', 'LatentSet',
-           'standardize', 'unstandardize', 'sample_windows', 'EmulatorTrainConfig', 'valid_loss', 'train_emulator',
-           'load_emulator', 'prepare_latents', 'fit_emulator']
+           'standardize', 'unstandardize', 'sample_windows', 'EmulatorTrainConfig', 'window_batches', 'emulator_loss',
+           'valid_loss', 'persistence_loss', 'train_emulator', 'load_emulator', 'prepare_latents', 'fit_emulator']
 
 # %% ../../nbs/37_emulator_training.ipynb #e3761459
 EMULATION_DATA = {
@@ -219,30 +216,29 @@ def sample_windows(data: LatentSet, # standardized latents
     mask = torch.arange(window)[None, :] < k[:, None]
     return x, mask, data.params[i]
 
-# %% ../../nbs/37_emulator_training.ipynb #efb23488
-@dataclass
-class EmulatorTrainConfig:
+# %% ../../nbs/37_emulator_training.ipynb #e669e28b
+@dataclass(kw_only=True)
+class EmulatorTrainConfig(TrainerConfig):
     "Training settings; `name` states the architecture and kind (e.g. `vit_w128d4h4_diffusion`)."
-    kind: str = 'diffusion'        # 'diffusion' or 'deterministic'
-    width: int = 96
-    depth: int = 4
-    heads: int = 4
-    window: int = 5
-    max_context: int = 4
-    steps: int = 1000
-    batch: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    warmup: int = 50
-    grad_clip: float = 1.0
-    seed: int = 0
-    ckpt_every: int = 200
-    valid_every: int = 0           # 0: validate only at checkpoints
-    max_minutes: float = 0.0       # > 0: stop (checkpointed, resumable) once training has taken this many minutes
+    kind: str = choice(('diffusion', 'deterministic'), 'diffusion')
+    width: int = positive(96)
+    depth: int = positive(4)
+    heads: int = positive(4)
+    window: int = positive(5, minimum=2)
+    max_context: int = positive(4)
+    max_steps: int | None = positive(1000, optional=True)
+    batch: int = positive(32)
+    warmup: int = positive(50, minimum=0)
+    ckpt_every: int = positive(200)
+    valid_every: int = positive(200)
+    RENAMED = {'steps': 'max_steps'}
 
-    def __post_init__(self):
-        check_choice(self.kind, ['diffusion', 'deterministic'], 'emulator kind')
-        if self.steps < 1 or self.batch < 1: raise RangeError(f'steps and batch must be >= 1, got {self.steps}, {self.batch}')
+    @classmethod
+    def upgrade(cls, d: dict) -> dict:
+        d = super().upgrade(d)
+        if not d.get('valid_every'): d['valid_every'] = d.get('ckpt_every', 200)   # older runs: 0 meant "at checkpoints"
+        if not d.get('max_minutes'): d['max_minutes'] = None                       # older runs: 0 meant "no time budget"
+        return d
 
     @property
     def name(self) -> str: return f'vit_w{self.width}d{self.depth}h{self.heads}_{self.kind}'
@@ -250,101 +246,61 @@ class EmulatorTrainConfig:
     def vit(self, channels: int, h: int, w: int, n_params: int) -> ViTConfig:
         return ViTConfig(channels, h, w, self.window, self.width, self.depth, self.heads, n_params, noise=self.kind == 'diffusion')
 
-def _lr_lambda(cfg: EmulatorTrainConfig):
-    def f(step):
-        if step < cfg.warmup: return (step + 1) / cfg.warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))))
-    return f
+# %% ../../nbs/37_emulator_training.ipynb #c75dfbae
+def window_batches(data: LatentSet, cfg: EmulatorTrainConfig):
+    "The trainer's batch function: step's global batch of windows (x, mask, params), this process's share, and the generator."
+    def batch_fn(step: int, g: torch.Generator, rank: int = 0, world: int = 1) -> tuple:
+        return share(sample_windows(data, cfg.batch, cfg.window, cfg.max_context, g), rank, world) + (g,)
+    return batch_fn
 
-def _dist():
-    if int(os.environ.get('WORLD_SIZE', '1')) <= 1: return None
-    import torch.distributed as dist
-    if not dist.is_initialized(): dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
-    return dist
+def emulator_loss(model, batch) -> torch.Tensor:
+    "The model's own loss on a batch of windows."
+    x, mask, p, g = batch; return model.loss(x, mask, p, g)
 
+# %% ../../nbs/37_emulator_training.ipynb #d4957d94
 @torch.no_grad()
 def valid_loss(model, data: LatentSet, cfg: EmulatorTrainConfig, n_batches: int = 4) -> float:
     "Mean loss on fixed random windows of `data` (same draws every call)."
-    model.eval(); g = torch.Generator().manual_seed(12345); tot = 0.0
+    model.eval(); g = torch.Generator().manual_seed(12345); tot = 0.0; dev = next(model.parameters()).device
     for _ in range(n_batches):
         x, mask, p = sample_windows(data, cfg.batch, cfg.window, cfg.max_context, g)
-        tot += model.loss(x, mask, p, g).item()
+        tot += model.loss(x.to(dev), mask.to(dev), p.to(dev), g).item()
     model.train(); return tot / n_batches
 
+def persistence_loss(data: LatentSet, cfg: EmulatorTrainConfig, n_batches: int = 4) -> float:
+    "The deterministic loss of persistence (each unknown state = the last known one) on `valid_loss`'s windows."
+    g = torch.Generator().manual_seed(12345); tot = 0.0
+    for _ in range(n_batches):
+        x, mask, _ = sample_windows(data, cfg.batch, cfg.window, cfg.max_context, g)
+        last = x[torch.arange(len(x)), mask.sum(1) - 1][:, None]; unk = (~mask)[:, :, None, None, None].to(x.dtype)
+        tot += float((((last - x) ** 2) * unk).sum() / unk.expand_as(x).sum().clamp(min=1))
+    return tot / n_batches
+
+# %% ../../nbs/37_emulator_training.ipynb #ef4f2905
 def train_emulator(train: LatentSet,    # standardized training latents
                    cfg: EmulatorTrainConfig,
                    out,                 # checkpoint path (`.pt`); the config is written beside it
                    valid: LatentSet | None = None,
                    extra_config: dict | None = None, # stored in the checkpoint's config (codec, latent stats, data)
-                   resume: bool = True, # continue from `<out>.resume` when present
+                   resume: bool = True, # continue from `<out>.resume.pt` when present
                    stop_after: int | None = None,  # stop (checkpointed) after this step: for resume tests
-                   ) -> dict:           # summary: steps, seconds, final train/valid loss, history
-    "Train an emulator; atomic checkpoints every `cfg.ckpt_every` steps; exact resume."
-    out = Path(out); res_path = Path(str(out) + '.resume')
-    dist = _dist(); rank = dist.get_rank() if dist else 0; world = dist.get_world_size() if dist else 1
-    if cfg.batch % world: raise RangeError(f'batch {cfg.batch} must be divisible by the {world} processes')
-    _, _, C, h, w = train.z.shape
-    vit = cfg.vit(C, h, w, train.params.shape[1])
+                   show: bool = True) -> dict:     # the trainer's record, with `name`
+    "Train an emulator with the one trainer; atomic checkpoints every `cfg.ckpt_every` steps; exact resume."
+    require_finite(train.z, 'training latents'); require_finite(train.params, 'training parameters')
+    _, _, C, h, w = train.z.shape; vit = cfg.vit(C, h, w, train.params.shape[1])
     torch.manual_seed(cfg.seed); model = build_emulator(vit)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
-    start, hist, seconds = 0, [], 0.0
-    if resume and res_path.exists():
-        st = load_checkpoint(res_path)['state_dict']
-        model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); sched.load_state_dict(st['sched'])
-        start, seconds = int(st['step']), float(st['seconds']); hist = [list(map(float, r)) for r in st['history']]
-    config = {'train': asdict(cfg), 'name': cfg.name, 'kind': cfg.kind, 'vit': asdict(vit), **(extra_config or {})}
+    config = {'train': cfg.to_dict(), 'name': cfg.name, 'kind': cfg.kind, 'vit': asdict(vit), **(extra_config or {})}
+    vf = (lambda m: valid_loss(m, valid, cfg)) if valid is not None else None
+    base = persistence_loss(valid, cfg) if valid is not None and cfg.kind == 'deterministic' else None
+    r = Trainer(model, cfg, window_batches(train, cfg), emulator_loss, out, vf, base, f'valid {cfg.kind} loss',
+                'persistence' if base is not None else '', config).fit(resume, stop_after, show)
+    return r | {'name': cfg.name}
 
-    def save(step, final=False):
-        if rank: return
-        meta = {'step': step, 'seconds': round(seconds, 1), 'history': hist[-50:]}
-        save_checkpoint(out, model.state_dict(), config, **meta)
-        if final:
-            res_path.unlink(missing_ok=True)
-        else:
-            st = {'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(), 'step': step,
-                  'seconds': seconds, 'history': hist}
-            save_checkpoint(res_path, st, config)
-            Path(str(res_path) + '.json').unlink(missing_ok=True)
-
-    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    model.train(); steps_it = range(start, end)
-    bar = progress(steps_it, desc=cfg.name, total=end - start) if rank == 0 else None   # one bar, on rank 0
-    per = cfg.batch // world; loss_ema = None
-    stopped = None
-    for step in (bar if bar is not None else steps_it):
-        if cfg.max_minutes and seconds >= 60 * cfg.max_minutes:   # time budget spent (a resumed run past it stops at once)
-            stopped = f'time budget of {cfg.max_minutes:g} min reached at step {step} of {cfg.steps}'
-            if step > start:
-                vl = valid_loss(model, valid, cfg) if valid is not None else float('nan')
-                hist.append([step, loss_ema, vl]); save(step)
-            end = step; break
-        t0 = time.perf_counter()
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)
-        x, mask, p = sample_windows(train, per, cfg.window, cfg.max_context, g)
-        loss = model.loss(x, mask, p, g)
-        opt.zero_grad(set_to_none=True); loss.backward()
-        if dist:
-            for q in model.parameters():
-                if q.grad is not None: dist.all_reduce(q.grad); q.grad /= world
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step(); sched.step(); seconds += time.perf_counter() - t0
-        loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
-        done = step + 1
-        if done % cfg.ckpt_every == 0 or done == end:
-            vl = valid_loss(model, valid, cfg) if valid is not None else float('nan')
-            hist.append([done, loss_ema, vl])
-            if bar is not None: bar.set_postfix(loss=f'{loss_ema:.4f}', valid=f'{vl:.4f}')
-            save(done, final=done == cfg.steps)
-    if bar is not None and stopped: bar.close()
-    return {'name': cfg.name, 'steps': end, 'seconds': seconds, 'history': hist, 'rank': rank, 'world': world, 'stopped': stopped,
-            'train_loss': hist[-1][1] if hist else None, 'valid_loss': hist[-1][2] if hist else None}
-
-# %% ../../nbs/37_emulator_training.ipynb #763f4421
+# %% ../../nbs/37_emulator_training.ipynb #b89e61a4
 def load_emulator(path) -> tuple:
     "(model in eval mode, config dict) of an emulator checkpoint (`weights_only=True`)."
     ck = load_checkpoint(path); cfg = ck['config']
-    model = build_emulator(ViTConfig(**cfg['vit'])); model.load_state_dict({k: v.float() for k, v in ck['state_dict'].items()})
+    model = build_emulator(ViTConfig.from_dict(cfg['vit'])); model.load_state_dict({k: v.float() for k, v in ck['state_dict'].items()})
     return model.eval(), cfg
 
 # %% ../../nbs/37_emulator_training.ipynb #1af8d90c
@@ -368,7 +324,8 @@ def prepare_latents(codec, data, split: str, copies: int = 1, seed: int = 0, cac
     return ls
 
 def fit_emulator(codec, data, cfg: EmulatorTrainConfig, out, copies: int = 4, cache=None, resume: bool = True,
-                 max_traj: int | None = None, stop_after: int | None = None, codec_config: dict | None = None) -> dict:
+                 max_traj: int | None = None, stop_after: int | None = None, codec_config: dict | None = None,
+                 show: bool = True) -> dict:
     "Encode `data` with `codec` (train with `copies` augmented copies, valid as is), standardize, train, save."
     tr = prepare_latents(codec, data, 'train', copies, cfg.seed, cache, max_traj)
     va = prepare_latents(codec, data, 'valid', 1, cfg.seed, cache, max_traj)
@@ -377,4 +334,4 @@ def fit_emulator(codec, data, cfg: EmulatorTrainConfig, out, copies: int = 4, ca
     extra = {'codec': codec_config or codec.to_dict(), 'latent_mean': mean, 'latent_std': std,
              'param_names': tr.param_names, 'data': str(data), 'copies': copies,
              'latent_shape': list(tr.z.shape[2:]), 'frame_shape': tr.frame_shape}
-    return train_emulator(S(tr), cfg, out, S(va), extra, resume, stop_after)
+    return train_emulator(S(tr), cfg, out, S(va), extra, resume, stop_after, show)

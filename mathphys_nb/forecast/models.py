@@ -19,39 +19,37 @@ __all__ = ['MODELS', 'LEGACY', 'ForecasterConfig', 'config_from_dict', 'V1Seed',
            'SimVPUNet', 'build_model', 'n_params']
 
 # %% ../../nbs/42_forecast_models.ipynb #0430618d
+from ..learn.config import Config, positive, between, choice
+
 MODELS = ('v1', 'v2', 'simvp', 'v2wind')
 
 @dataclass
-class ForecasterConfig:
+class ForecasterConfig(Config):
     "Architecture and size of a forecaster; `name` says both."
-    model: str = 'v2'          # v1 | v2 | simvp | v2wind
-    past: int = 4              # past frames P
-    nz: int = 11
-    ny: int = 23
-    nx: int = 23
-    hidden: int = 32           # ConvLSTM hidden channels (v2, v2wind); base width (simvp)
-    latent: int = 128          # v1 transformer width
-    heads: int = 4             # v1
-    layers: int = 2            # v1 transformer layers; ConvLSTM layers (v2, v2wind)
-    dropout: float = 0.1       # v1
-    ff: int = 512              # v1 transformer feed-forward width (the seed names none: 4 × latent)
-    residual: bool | None = None  # predict the change over the last frame (default: all but v1)
-    skip: bool | None = None   # v2, v2wind: the last frame also enters the decoder (default: yes; notebook 43 says why)
-    init: str | None = None    # 'relu' (He-normal weights, zero biases, forget-gate bias 1; v2, v2wind) or 'torch' (PyTorch's default; v1, simvp)
+    model: str = choice(MODELS, 'v2')
+    past: int = positive(4)        # past frames P
+    nz: int = positive(11)
+    ny: int = positive(23)
+    nx: int = positive(23)
+    hidden: int = positive(32)     # ConvLSTM hidden channels (v2, v2wind); base width (simvp)
+    latent: int = positive(128)    # v1 transformer width
+    heads: int = positive(4)       # v1
+    layers: int = positive(2)      # v1 transformer layers; ConvLSTM layers (v2, v2wind)
+    dropout: float = between(0.1, 0, 1, hi_open=True)  # v1
+    ff: int = positive(512)        # v1 transformer feed-forward width (the design documents name none: 4 × latent)
+    residual: bool | None = None   # predict the change over the last frame (default: all but v1)
+    skip: bool | None = None       # v2, v2wind: the last frame also enters the decoder (default: yes; notebook 43 says why)
+    init: str | None = choice(('relu', 'torch'), None, optional=True)  # 'relu' (He-normal, forget-gate bias 1; v2, v2wind) or 'torch' (v1, simvp)
+    LEGACY = {'skip': False, 'init': 'torch'}   # what a config saved before a field existed meant (checkpoints keep working)
 
     def __post_init__(self):
-        check_choice(self.model, MODELS, 'model')
-        for k in ('past', 'nz', 'ny', 'nx', 'hidden', 'latent', 'heads', 'layers', 'ff'):
-            v = getattr(self, k)
-            if isinstance(v, bool) or int(v) != v or v < 1: raise RangeError(f'{k} must be a positive integer, got {v!r}')
+        super().__post_init__()
         if min(self.nz, self.ny, self.nx) < 4: raise RangeError(f'the grid must be at least 4 cells along each axis, got {(self.nz, self.ny, self.nx)}')
-        check_range(self.dropout, 0, 1, 'dropout', hi_open=True)
         if self.residual is None: self.residual = self.model != 'v1'
         conv_lstm = self.model in ('v2', 'v2wind')
         if self.skip is None: self.skip = conv_lstm
         if self.skip and not conv_lstm: raise RangeError(f'skip is a v2/v2wind option, not {self.model!r}')
         if self.init is None: self.init = 'relu' if conv_lstm else 'torch'
-        check_choice(self.init, ('relu', 'torch'), 'init')
 
     @property
     def name(self) -> str:
@@ -60,14 +58,11 @@ class ForecasterConfig:
                 'v2wind': f'v2wind_convlstm_h{self.hidden}{skip}'}[self.model]
         return f'{arch}{"_res" if self.residual and self.model == "v1" else ""}_p{self.past}_{self.nz}x{self.ny}x{self.nx}'
 
-    def to_dict(self) -> dict: return asdict(self) | {'name': self.name}
-
-# what a config saved before a field existed meant (checkpoints keep working)
-LEGACY = {'skip': False, 'init': 'torch'}
+LEGACY = ForecasterConfig.LEGACY
 
 def config_from_dict(d: dict) -> ForecasterConfig:
     "The config saved beside a checkpoint (its `name` is derived, so ignored); missing newer fields take their `LEGACY` meaning."
-    return ForecasterConfig(**(LEGACY | {k: v for k, v in d.items() if k != 'name'}))
+    return ForecasterConfig.from_dict(d)
 
 # %% ../../nbs/42_forecast_models.ipynb #bd681cbf
 def _crop(t: torch.Tensor, shape) -> torch.Tensor:

@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..core import (MathPhysError, RangeError, ShapeError, check_choice, check_range, progress,
-                              save_checkpoint, load_checkpoint, seed_everything)
+from ..core import MathPhysError, RangeError, ShapeError, check_choice, load_checkpoint, seed_everything
+from ..learn.config import positive, between, choice
+from ..learn.trainer import TrainerConfig, Trainer, share, resume_path, require_finite
 from .models import ForecasterConfig, build_model, n_params, config_from_dict
 from .plume import dispersion_metrics
 
 # %% auto #0
 __all__ = ['load_split', 'to_inputs', 'tiny_dispersion_dataset', 'WindowData', 'TrainConfig', 'persistence_mse',
-           'train_forecaster', 'rollout', 'lead_metrics', 'evaluate', 'load_forecaster', 'ship_state', 'diagnose']
+           'forecast_batches', 'forecast_loss', 'skill_loss', 'train_forecaster', 'rollout', 'lead_metrics', 'evaluate',
+           'load_forecaster', 'ship_state', 'diagnose']
 
 # %% ../../nbs/43_forecast_train.ipynb #80e9f0ab
 def load_split(dataset_dir,            # a `mathphys data make dispersion` folder
@@ -83,31 +84,26 @@ class WindowData:
         xc, st, wd = to_inputs(c, self.a['static'][b], w)
         return {'x': xc[:, :self.past], 'y': xc[:, self.past:], 'static': st, 'wind': wd}
 
-# %% ../../nbs/43_forecast_train.ipynb #96cad92f
-@dataclass
-class TrainConfig:
-    "How a forecaster is trained."
-    steps: int = 300
-    batch: int = 4
-    lr: float = 2e-3
-    seed: int = 0
-    ckpt_every: int = 50
-    threads: int = 2
-    crop: int | None = None    # train on random horizontal crops of this size (fully convolutional models only)
+# %% ../../nbs/43_forecast_train.ipynb #818cc790
+@dataclass(kw_only=True)
+class TrainConfig(TrainerConfig):
+    "How a forecaster is trained (the trainer's settings with a forecaster's defaults, crops and the loss scale)."
+    max_steps: int | None = positive(300, optional=True)
+    batch: int = positive(4)
+    lr: float = between(2e-3, 0, 1, lo_open=True)
+    lr_floor: float = between(0.05, 0, 1)
+    optimizer: str = choice(('adamw', 'adam'), 'adam')
+    ckpt_every: int = positive(50)
+    valid_every: int = positive(50)
+    threads: int | None = positive(2, optional=True)
+    crop: int | None = positive(None, minimum=4, optional=True)  # train on random horizontal crops of this size (fully convolutional models only)
     loss_norm: bool = True     # divide the MSE by persistence's MSE on the training windows (a constant): loss = 1 - skill
+    RENAMED = {'steps': 'max_steps'}
 
-    def __post_init__(self):
-        for k in ('steps', 'batch', 'ckpt_every', 'threads'):
-            v = getattr(self, k)
-            if isinstance(v, bool) or int(v) != v or v < 1: raise RangeError(f'{k} must be a positive integer, got {v!r}')
-        check_range(self.lr, 0, 1, 'lr', lo_open=True)
-        if self.crop is not None and (isinstance(self.crop, bool) or int(self.crop) != self.crop or self.crop < 4):
-            raise RangeError(f'crop must be an integer >= 4 or None, got {self.crop!r}')
+    @property
+    def name(self) -> str: return f"forecast_b{self.batch}{f'_crop{self.crop}' if self.crop else ''}"
 
-def _lr(tc: TrainConfig, step: int, time_frac: float = 0.0) -> float:
-    "Cosine decay to 5 % over the run: over `tc.steps`, or over the wall-time budget when that runs out first."
-    return tc.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(max(step / tc.steps, time_frac), 1.0))))
-
+# %% ../../nbs/43_forecast_train.ipynb #48dc90c8
 def persistence_mse(data: WindowData, n: int = 256, seed: int = 0) -> float:
     "Persistence's one-step MSE in log1p(c) over `n` random windows of `data` (the training loss's unit)."
     ids = np.random.default_rng([seed, 10**6]).choice(len(data), size=min(n, len(data)), replace=False)
@@ -116,56 +112,58 @@ def persistence_mse(data: WindowData, n: int = 256, seed: int = 0) -> float:
         bt = data.batch(ids[s:s + 32]); tot += float(((bt['y'][:, 0] - bt['x'][:, -1]) ** 2).sum())
     return tot / (len(ids) * math.prod(data.a['c'].shape[2:]))
 
-def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | dict, ckpt=None, resume: bool = False,
-                     desc: str | None = None, stop_after: int | None = None, max_seconds: float | None = None) -> dict:
-    """Train `cfg` on `data` (a WindowData or a train-split dict) for `tc.steps` steps; checkpoints to `ckpt`.
-    `stop_after` ends the run after that step (to test resuming), `max_seconds` once the run's total wall time
-    (over all resumed sessions) exceeds it (the checkpoint is saved); the learning rate then decays over that budget.
-    With `tc.loss_norm` the loss is the MSE over persistence's (`loss_ref`): 1 at the start of a residual model.
-    Returns model, losses, persistence (each batch's persistence loss, same unit), seconds, step, loss_ref."""
-    torch.set_num_threads(tc.threads)
-    if isinstance(data, dict): data = WindowData(data, cfg.past, 1)
-    if tc.crop and (cfg.model == 'v1' or tc.crop > min(cfg.ny, cfg.nx)):
-        raise MathPhysError(f'crop={tc.crop} needs a fully convolutional model (not v1) and a crop no larger than the grid')
-    ref = persistence_mse(data, seed=tc.seed) if tc.loss_norm else 1.0
-    if not ref > 0: raise MathPhysError('the training windows never change (persistence MSE 0): nothing to learn')
-    seed_everything(tc.seed)
-    model = build_model(cfg); opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
-    start, losses, pers, prev = 0, [], [], 0.0
-    if resume:
-        if ckpt is None or not Path(ckpt).exists(): raise MathPhysError(f'cannot resume: no checkpoint at {ckpt}')
-        ck = load_checkpoint(ckpt)
-        if ck['config'].get('model_config', {}).get('name') != cfg.name: raise MathPhysError(f"checkpoint {ckpt} holds {ck['config'].get('model_config', {}).get('name')}, not {cfg.name}")
-        model.load_state_dict(ck['state_dict']['model']); opt.load_state_dict(ck['state_dict']['optimizer'])
-        torch.set_rng_state(ck['state_dict']['torch_rng']); start = int(ck['meta']['step']); losses = list(ck['meta'].get('losses', []))
-        pers = list(ck['meta'].get('persistence', []))
-        prev = float(ck['meta'].get('seconds', 0.0))
-    def save(step):
-        if ckpt is None: return
-        save_checkpoint(ckpt, {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'torch_rng': torch.get_rng_state()},
-                        {'model_config': cfg.to_dict(), 'train_config': asdict(tc)}, step=step, losses=losses, persistence=pers, params=n_params(model),
-                        seconds=prev + time.perf_counter() - t0, loss_ref=ref)
-    model.train(); t0 = time.perf_counter()
-    bar = progress(range(start, tc.steps), desc=desc or f'train {cfg.name}', total=tc.steps, initial=start)
-    over = lambda: max_seconds is not None and prev + time.perf_counter() - t0 > max_seconds
-    for step in bar:
-        if over(): break
+# %% ../../nbs/43_forecast_train.ipynb #a507c097
+def forecast_batches(data: WindowData, tc: TrainConfig):
+    "The trainer's batch function: step's windows (and crop) from a generator seeded by (seed, step), this process's share."
+    def batch_fn(step: int, g=None, rank: int = 0, world: int = 1) -> dict:
         rng = np.random.default_rng([tc.seed, step])
-        ids = rng.choice(len(data), size=min(tc.batch, len(data)), replace=False)
-        bt = data.batch(ids)
+        bt = data.batch(rng.choice(len(data), size=min(tc.batch, len(data)), replace=False))
         if tc.crop:                                  # one random horizontal window for the whole batch
             ny, nx = bt['x'].shape[-2:]; j0, i0 = rng.integers(0, ny - tc.crop + 1), rng.integers(0, nx - tc.crop + 1)
             bt = {k: v[..., j0:j0 + tc.crop, i0:i0 + tc.crop] for k, v in bt.items()}
-        frac = 0.0 if max_seconds is None else (prev + time.perf_counter() - t0) / max_seconds
-        for gp in opt.param_groups: gp['lr'] = _lr(tc, step, frac)
-        loss = torch.mean((model(bt['x'], bt['static'], bt['wind'][:, :cfg.past + 1]) - bt['y'][:, 0]) ** 2) / ref
-        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
-        losses.append(loss.item()); pers.append(float(torch.mean((bt['x'][:, -1] - bt['y'][:, 0]) ** 2)) / ref); bar.set_postfix(loss=f'{losses[-1]:.4f}')
-        if (step + 1) % tc.ckpt_every == 0 or step + 1 == tc.steps: save(step + 1)
-        if (stop_after is not None and step + 1 >= stop_after) or over(): save(step + 1); break
-    model.eval()
-    return {'model': model, 'losses': losses, 'persistence': pers, 'seconds': prev + time.perf_counter() - t0, 'step': len(losses),
-            'loss_ref': ref}
+        return share(bt, rank, world)
+    return batch_fn
+
+def forecast_loss(cfg: ForecasterConfig, ref: float = 1.0):
+    "The trainer's loss function: next-frame MSE in log1p(c), over `ref`."
+    return lambda model, bt: torch.mean((model(bt['x'], bt['static'], bt['wind'][:, :cfg.past + 1]) - bt['y'][:, 0]) ** 2) / ref
+
+# %% ../../nbs/43_forecast_train.ipynb #dd09db3f
+def skill_loss(cfg: ForecasterConfig, data: WindowData, n: int = 64, batch: int = 16):
+    "The trainer's validation function: next-frame MSE over persistence's on `n` fixed windows of `data` (1 − skill)."
+    ids = np.linspace(0, len(data) - 1, min(n, len(data))).round().astype(int)
+    @torch.no_grad()
+    def valid_fn(model) -> float:
+        dev = next(model.parameters()).device; err = ref = 0.0
+        for s in range(0, len(ids), batch):
+            bt = {k: v.to(dev) for k, v in data.batch(ids[s:s + batch]).items()}
+            y = model(bt['x'], bt['static'], bt['wind'][:, :cfg.past + 1]).float()
+            err += float(((y - bt['y'][:, 0]) ** 2).sum()); ref += float(((bt['x'][:, -1] - bt['y'][:, 0]) ** 2).sum())
+        return err / max(ref, 1e-30)
+    return valid_fn
+
+# %% ../../nbs/43_forecast_train.ipynb #3ae356a4
+def train_forecaster(cfg: ForecasterConfig, tc: TrainConfig, data: WindowData | dict, ckpt=None, resume: bool = False,
+                     desc: str | None = None, stop_after: int | None = None,
+                     valid: WindowData | dict | None = None, # validation windows (or a split dict): the learning curve
+                     show: bool = True) -> dict:
+    """Train `cfg` on `data` (a WindowData or a train-split dict) with the one trainer; checkpoints to `ckpt`.
+    With `tc.loss_norm` the loss is the MSE over persistence's (`loss_ref`): 1 at the start of a residual model.
+    Returns the trainer's record with the `model` and `loss_ref`."""
+    data = WindowData(data, cfg.past, 1) if isinstance(data, dict) else data
+    valid = WindowData(valid, cfg.past, 1) if isinstance(valid, dict) else valid
+    for k in ('c', 'wind', 'static'): require_finite(data.a[k], f'training {k}')
+    if tc.crop and (cfg.model == 'v1' or tc.crop > min(cfg.ny, cfg.nx)):
+        raise MathPhysError(f'crop={tc.crop} needs a fully convolutional model (not v1) and a crop no larger than the grid')
+    if resume and (ckpt is None or not resume_path(ckpt).exists()): raise MathPhysError(f'cannot resume: no checkpoint at {ckpt}')
+    ref = persistence_mse(data, seed=tc.seed) if tc.loss_norm else 1.0
+    if not ref > 0: raise MathPhysError('the training windows never change (persistence MSE 0): nothing to learn')
+    seed_everything(tc.seed); model = build_model(cfg)
+    r = Trainer(model, tc, forecast_batches(data, tc), forecast_loss(cfg, ref), ckpt, skill_loss(cfg, valid) if valid else None,
+                1.0 if valid else None, 'valid MSE / persistence MSE', 'persistence' if valid else '',
+                {'model_config': cfg.to_dict(), 'train_config': tc.to_dict()}, pack=lambda sd: {'model': sd},
+                meta={'params': n_params(model), 'loss_ref': ref}, desc=desc or f'train {cfg.name}').fit(resume, stop_after, show)
+    return r | {'model': model.eval(), 'loss_ref': ref}
 
 # %% ../../nbs/43_forecast_train.ipynb #ce42db08
 @torch.no_grad()

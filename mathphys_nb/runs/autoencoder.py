@@ -29,7 +29,8 @@ from ..core import MathPhysError, RangeError, data_dir, build_dir, write_json, l
 from ..emulator.autoencoder import DCAEConfig, DCAE_LARGE, training_cost, ladder_table, n_params
 from ..emulator.ae_data import load_frames, reconstruction_vrmse, PCABaseline, DCTBaseline
 from ..emulator.ae_train import (AETrainConfig, train_autoencoder, evaluate_autoencoder, load_autoencoder,
-                                           export_weights, latent_size, cpu_threads)
+                                           export_weights, latent_size)
+from ..learn.trainer import set_threads, curve_path
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #4a2a3949
 from ..core import update_manifest, weights_dir
@@ -47,23 +48,24 @@ def add_manifest_entry(out_dir, name: str, entry: dict) -> Path:
 # %% ../../nbs/94_runs_autoencoder.ipynb #9bbace3d
 _AE_HELP = {'ratio': 'compression ratio asked for; the ladder picks factor and latent channels', 'factor': 'spatial downsampling (with --lat-channels, instead of --ratio)',
             'lat_channels': 'latent channels (with --factor)', 'width': 'channels of the first stage', 'max_width': 'channel cap of the deeper stages',
-            'blocks': 'residual blocks per stage', 'dropout': 'dropout rate', 'steps': 'optimizer steps', 'batch': 'global batch (split over processes)',
+            'blocks': 'residual blocks per stage', 'dropout': 'dropout rate', 'max_steps': 'optimizer steps (the step budget)', 'batch': 'global batch (split over processes)',
             'lr': 'peak learning rate', 'warmup': 'linear warm-up steps', 'weight_decay': 'AdamW weight decay', 'grad_clip': 'gradient norm clip',
             'loss': "'vmse' or 'vrmse'", 'augment': 'random flips/rolls of the training frames (true/false)', 'seed': 'random seed',
-            'eval_every': 'validate every N steps', 'ckpt_every': 'checkpoint every N steps', 'valid_frames': 'validation frames',
+            'valid_every': 'validate every N steps', 'ckpt_every': 'checkpoint every N steps', 'valid_frames': 'validation frames',
             'max_traj': 'cap on training trajectories', 'log1p': "'auto' or channel names to log-transform",
             'init_from': 'fine-tune from this autoencoder (path or shipped name)', 'max_minutes': 'stop, checkpointed and resumable, after this many minutes'}
 
 def _add_config_args(ap: argparse.ArgumentParser):
     from mathphys_nb.runs.registry import positive_int, nonneg_int, positive_float
     for f in dc_fields(AETrainConfig):
-        if f.name == 'data': continue
+        if f.name in ('data', 'threads'): continue          # --threads is the command's own
         kind = {'bool': lambda s: s.lower() in ('1', 'true', 'yes'), 'int': int, 'float': float}.get(
             str(f.type).split(' ')[0].replace('|', '').strip(), str)
-        if f.name in ('factor', 'lat_channels', 'max_traj', 'width', 'max_width', 'steps', 'batch', 'eval_every', 'ckpt_every', 'valid_frames'): kind = positive_int
+        if f.name in ('factor', 'lat_channels', 'max_traj', 'width', 'max_width', 'max_steps', 'batch', 'valid_every', 'ckpt_every', 'valid_frames'): kind = positive_int
         if f.name in ('blocks', 'warmup', 'seed'): kind = nonneg_int
         if f.name in ('ratio', 'lr', 'max_minutes'): kind = positive_float
-        ap.add_argument('--' + f.name.replace('_', '-'), dest=f.name, type=kind, default=None, help=f'{_AE_HELP.get(f.name, f.name)} (default {f.default})')
+        old = ['--' + o.replace('_', '-') for o, n in AETrainConfig.RENAMED.items() if n == f.name]   # older spellings still work
+        ap.add_argument('--' + f.name.replace('_', '-'), *old, dest=f.name, type=kind, default=None, help=f'{_AE_HELP.get(f.name, f.name)} (default {f.default})')
 
 @command('train', 'ae', help='train a DC-AE autoencoder on a Well dataset (torchrun for several processes)')
 def train_ae_command(argv: list[str]) -> int:
@@ -78,15 +80,16 @@ def train_ae_command(argv: list[str]) -> int:
     _add_config_args(ap)
     a = ap.parse_args(argv)
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-    cfg = AETrainConfig(a.data, **{f.name: getattr(a, f.name) for f in dc_fields(AETrainConfig)
-                                   if f.name != 'data' and getattr(a, f.name) is not None})
-    out = Path(a.out or build_dir('ae', f'{Path(a.data).name}_r{cfg.ratio:g}', create=True))
-    r = train_autoencoder(cfg, out, resume=not a.no_resume, threads=a.threads, show=not a.quiet)
+    try:
+        cfg = AETrainConfig(a.data, **{f.name: getattr(a, f.name) for f in dc_fields(AETrainConfig)
+                                       if f.name != 'data' and getattr(a, f.name) is not None})
+        out = Path(a.out or build_dir('ae', f'{Path(a.data).name}_r{cfg.ratio:g}', create=True))
+        r = train_autoencoder(cfg, out, resume=not a.no_resume, show=not a.quiet)
+    except (MathPhysError, FileNotFoundError) as e: print(f'error: {e}', file=sys.stderr); return 2
     if int(os.environ.get('RANK', '0')) == 0:
-        h = r['history']
         print(json.dumps({'checkpoint': str(r['checkpoint']), 'name': r['config']['name'], 'ratio': r['config']['data']['ratio'],
-                          'steps': h['step'][-1] if h['step'] else 0, 'loss': h['loss'][-5:], 'valid_vrmse': h['valid_vrmse'][-1:],
-                          'seconds': round(r['seconds'], 1)}))
+                          'steps': r['step'], 'loss': r['loss'], 'valid_vrmse': r['valid'], 'baseline_pca': r['baseline'],
+                          'seconds': r['record']['seconds'], 'curve': str(curve_path(r['checkpoint']))}))
     return 0
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #90f9102f
@@ -102,7 +105,7 @@ def eval_ae_command(argv: list[str]) -> int:
     ap.add_argument('--no-baselines', action='store_true', help='skip the PCA and DCT baselines')
     ap.add_argument('--json', action='store_true', help='one JSON line')
     a = ap.parse_args(argv)
-    cpu_threads(None)
+    set_threads(None)
     r = evaluate_autoencoder(a.checkpoint, a.data, a.split, a.max_frames, baselines=not a.no_baselines)
     if a.json: print(json.dumps(r))
     else:
@@ -118,15 +121,15 @@ FAMILY = {'euler_flow': 'random four-quadrant Riemann states: shocks and vortice
           'diffusion_process': 'one Gaussian release at a random centre, spreading: 3 parameters (x0, y0, width(t))'}
 
 SHIPPED = {   # name: (data recipe, training overrides); steps sized to what 2 busy shared cores gave in one session
-    'ae_euler64_r80':     (EULER64, {'ratio': 80, 'steps': 450, 'warmup': 50}),
-    'ae_euler64_r320':    (EULER64, {'ratio': 320, 'steps': 150, 'warmup': 20}),
-    'ae_euler64_r1280':   (EULER64, {'ratio': 1280, 'steps': 150, 'warmup': 20}),
-    'ae_release64_r64':   (RELEASE64, {'ratio': 64, 'steps': 300, 'warmup': 50}),
-    'ae_release64_r256':  (RELEASE64, {'ratio': 256, 'steps': 200, 'warmup': 20}),
-    'ae_release64_r1024': (RELEASE64, {'ratio': 1024, 'steps': 150, 'warmup': 20}),
+    'ae_euler64_r80':     (EULER64, {'ratio': 80, 'max_steps': 450, 'warmup': 50}),
+    'ae_euler64_r320':    (EULER64, {'ratio': 320, 'max_steps': 150, 'warmup': 20}),
+    'ae_euler64_r1280':   (EULER64, {'ratio': 1280, 'max_steps': 150, 'warmup': 20}),
+    'ae_release64_r64':   (RELEASE64, {'ratio': 64, 'max_steps': 300, 'warmup': 50}),
+    'ae_release64_r256':  (RELEASE64, {'ratio': 256, 'max_steps': 200, 'warmup': 20}),
+    'ae_release64_r1024': (RELEASE64, {'ratio': 1024, 'max_steps': 150, 'warmup': 20}),
     # 128²: fine-tuned from the 64² 80× model on the 128² emulation set (a name in emulator.training.EMULATION_DATA)
-    'ae_euler128_r80':    ('euler128_dt04', {'factor': 8, 'lat_channels': 4, 'init_from': 'ae_euler64_r80', 'steps': 120,
-                                             'batch': 8, 'lr': 3e-4, 'warmup': 10, 'eval_every': 40, 'ckpt_every': 20,
+    'ae_euler128_r80':    ('euler128_dt04', {'factor': 8, 'lat_channels': 4, 'init_from': 'ae_euler64_r80', 'max_steps': 120,
+                                             'batch': 8, 'lr': 3e-4, 'warmup': 10, 'valid_every': 40, 'ckpt_every': 20,
                                              'max_minutes': 14.0}),
 }
 SYSTEM_OF = {'euler128_dt04': 'euler_flow_128'}   # data set name → system label, where the name does not end in _<res>
@@ -158,27 +161,28 @@ def build_shipped(name: str, out_dir=None, work=None, train_only: bool = False, 
     if quick:
         if isinstance(recipe, str): recipe = {**EULER64, 'res': 32}   # a fine-tuning recipe: the same path on a tiny grid
         recipe = {**recipe, 'n_traj': 4, 'res': min(recipe['res'], 32) if 'init_from' in over else 16,
-                  'params': {**recipe['params'], 'n_frames': 4}}; over = {**over, 'steps': 2}
+                  'params': {**recipe['params'], 'n_frames': 4}}; over = {**over, 'max_steps': 2}
     out_dir = Path(out_dir or data_dir('weights', create=True)); out_dir.mkdir(parents=True, exist_ok=True)
     data = ensure_dataset(recipe['name'] if 'name' in recipe else recipe, Path(work) / 'well' if work else None)
     if quick and 'init_from' not in over: over = {**over, 'ratio': 4, 'width': 8, 'max_width': 16}
-    if quick: over = {**over, 'eval_every': 1, 'ckpt_every': 1, 'valid_frames': 4, 'batch': 4}
+    if quick: over = {**over, 'valid_every': 1, 'ckpt_every': 1, 'valid_frames': 4, 'batch': 4}
     cfg = AETrainConfig(str(data), **over)
     run = Path(work or build_dir('weights_work', create=True)) / name
     r = train_autoencoder(cfg, run, show=show)
     if train_only: return None
     ev = evaluate_autoencoder(r['checkpoint'], data, 'test')
     path = export_weights(r['checkpoint'], out_dir / f'{name}.pt', test=ev)
-    c = r['config']; h = r['history']
+    c = r['config']; rec = r['record']
     system = SYSTEM_OF.get(c['data']['dataset'], c['data']['dataset'].rsplit('_', 1)[0])
     entry = {'path': str(path.relative_to(out_dir.parent)),                     # relative to data/ for data/weights
              'kind': 'autoencoder', 'system': system, 'resolution': recipe['res'],
              'ratio': c['data']['ratio'], 'config': c['name'], 'params': n_params(load_autoencoder(path)[0]),
              'family': FAMILY.get(system.removesuffix('_128'), ''), 'data_recipe': recipe, 'seed': cfg.seed,
-             'train': {'steps': h['step'][-1], 'batch': cfg.batch, 'seconds': round(h['seconds'], 1),
-                       'cpu_seconds': round(h.get('cpu_seconds', float('nan')), 1), 'where': machine(),
-                       'final_loss': float(np.mean(h['loss'][-20:])), 'valid_vrmse': h['valid_vrmse'][-1],
-                       **({'init_from': cfg.init_from, 'stopped': h.get('stopped')} if cfg.init_from else {})},
+             'train': {'steps': r['step'], 'batch': cfg.batch, 'seconds': round(rec['seconds'], 1),
+                       'cpu_seconds': round(rec['cpu_seconds'], 1), 'where': machine(), 'device': rec['device'],
+                       'threads': rec['threads'], 'load_average': rec['load_average'],
+                       'final_loss': r['loss'], 'valid_vrmse': r['valid'], 'valid_pca': r['baseline'],
+                       **({'init_from': cfg.init_from} if cfg.init_from else {}), **({'stopped': r['stopped']} if r['stopped'] else {})},
              'test': ev, 'bytes': path.stat().st_size}
     add_manifest_entry(out_dir, name, entry)
     return entry

@@ -21,20 +21,13 @@ from .registry import demo_step, benchmark, command, weights_recipe, best_time
 # torch and the emulator library are imported inside the functions, so that `mathphys --help` stays fast.
 
 # %% auto #0
-__all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'SHIPPED_TRAIN_OVER', 'SPEED_GOALS', 'set_threads', 'resolve_ae', 'ae_codec',
+__all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'SHIPPED_TRAIN_OVER', 'SPEED_GOALS', 'resolve_ae', 'ae_codec',
            'solver_seconds_per_frame', 'train_emulator_command', 'eval_emulator_command', 'machine', 'export_emulator',
            'build_shipped_emulator', 'emulator_weights', 'shipped', 'evaluate_shipped', 'table_rows',
            'shipped_core_table', 'plot_rollouts', 'plot_error_vs_lead', 'animate_rollouts', 'demo_emulator',
            'quantized', 'state_bytes', 'bench_emulator', 'onnx_compare', 'bench_emulator_onnx', 'demo_emulator_onnx']
 
 # %% ../../nbs/95_runs_emulator.ipynb #d6530135
-def set_threads(n: int | None = None) -> int:
-    "Passive OpenMP waiting and `n` torch threads (default `$OMP_NUM_THREADS`, else the cores)."
-    import torch
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-    n = n or int(os.environ.get('OMP_NUM_THREADS') or 0) or max(1, (os.cpu_count() or 1) // int(os.environ.get('WORLD_SIZE', '1')))
-    torch.set_num_threads(n); return n
-
 def resolve_ae(spec: str) -> Path:
     "An autoencoder checkpoint from a path or a shipped name."
     from mathphys_nb.core import shipped_checkpoint
@@ -78,6 +71,7 @@ def solver_seconds_per_frame(data, frames: int = 4, split: str = 'test') -> floa
 def train_emulator_command(argv: list[str]) -> int:
     "mathphys train emulator --data D (--ae CKPT | --pool-factor F) --kind K --out P [...]"
     from mathphys_nb.emulator.training import EmulatorTrainConfig, PoolCodec, fit_emulator
+    from mathphys_nb.learn.trainer import set_threads
     from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset, writable_file
     ap = command_parser(prog='mathphys train emulator', description='Train a latent emulator on cached, augmented latents.')
     ap.add_argument('--data', required=True, type=well_dataset, help='Well dataset folder, or a folder holding only one (make one: mathphys data make ...)')
@@ -87,13 +81,16 @@ def train_emulator_command(argv: list[str]) -> int:
     ap.add_argument('--kind', choices=['diffusion', 'deterministic'], default='diffusion', help='a diffusion model (ensembles) or a deterministic one')
     ap.add_argument('--out', required=True, type=writable_file, help='checkpoint path (.pt); config written beside it')
     d = EmulatorTrainConfig()
-    for k in ('width', 'depth', 'heads', 'window', 'max_context', 'steps', 'batch', 'warmup', 'seed', 'ckpt_every'):
-        ap.add_argument('--' + k.replace('_', '-'), type=nonneg_int if k in ('warmup', 'seed') else positive_int, default=getattr(d, k),
+    for k in ('width', 'depth', 'heads', 'window', 'max_context', 'max_steps', 'batch', 'warmup', 'seed', 'ckpt_every', 'valid_every'):
+        ap.add_argument('--' + k.replace('_', '-'), *(['--steps'] if k == 'max_steps' else []), dest=k,
+                        type=nonneg_int if k in ('warmup', 'seed') else positive_int, default=getattr(d, k),
                         help={'width': 'transformer width', 'depth': 'transformer blocks', 'heads': 'attention heads',
-                              'window': 'states per training window', 'max_context': 'most context states', 'steps': 'optimizer steps',
+                              'window': 'states per training window', 'max_context': 'most context states', 'max_steps': 'optimizer steps (the step budget)',
                               'batch': 'batch size', 'warmup': 'linear warm-up steps', 'seed': 'random seed',
-                              'ckpt_every': 'checkpoint every N steps'}[k])
+                              'ckpt_every': 'checkpoint every N steps', 'valid_every': 'validate every N steps'}[k])
     ap.add_argument('--lr', type=positive_float, default=d.lr, help='peak learning rate')
+    ap.add_argument('--max-minutes', type=positive_float, default=None, help='time budget over all resumed sessions (default: none, the step budget alone)')
+    ap.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='cpu', help='where to train (cuda uses bf16 autocast)')
     ap.add_argument('--copies', type=positive_int, default=4, help='augmented copies of each training trajectory (1 = none)')
     ap.add_argument('--max-traj', type=positive_int, default=None, help='cap on training trajectories (default: all)')
     ap.add_argument('--no-resume', action='store_true', help='start afresh even if --out exists')
@@ -101,8 +98,9 @@ def train_emulator_command(argv: list[str]) -> int:
     a = ap.parse_args(argv)
     set_threads(a.threads)
     try:
-        cfg = EmulatorTrainConfig(kind=a.kind, **{k: getattr(a, k) for k in ('width', 'depth', 'heads', 'window', 'max_context', 'steps',
-                                                                            'batch', 'warmup', 'seed', 'ckpt_every', 'lr')})
+        cfg = EmulatorTrainConfig(kind=a.kind, threads=a.threads, **{k: getattr(a, k) for k in (
+            'width', 'depth', 'heads', 'window', 'max_context', 'max_steps', 'batch', 'warmup', 'seed', 'ckpt_every', 'valid_every', 'lr',
+            'max_minutes', 'device')})
         if a.ae: codec, cc = ae_codec(a.ae)
         else:
             from mathphys_nb.emulator.ae_data import load_frames, transform_from_stats
@@ -112,13 +110,15 @@ def train_emulator_command(argv: list[str]) -> int:
                          codec_config=cc)
     except (MathPhysError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr); return 2
-    print(json.dumps({k: r[k] for k in ('name', 'steps', 'seconds', 'train_loss', 'valid_loss', 'rank', 'world')} | {'checkpoint': str(a.out)}))
+    print(json.dumps({'name': r['name'], 'steps': r['step'], 'seconds': r['record']['seconds'], 'train_loss': r['loss'], 'valid_loss': r['valid'],
+                      'rank': r['rank'], 'world': r['world'], 'checkpoint': str(a.out)}))
     return 0
 
 @command('eval', 'emulator', help='evaluate an emulator checkpoint on a dataset (VRMSE by lead bins, persistence, AE floor)')
 def eval_emulator_command(argv: list[str]) -> int:
     "mathphys eval emulator --checkpoint C --data D [--json]  |  mathphys eval emulator --table [--resolution 64] [--live] [--json]"
     from mathphys_nb.emulator.training import dataset_params
+    from mathphys_nb.learn.trainer import set_threads
     from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts, summarize
     from mathphys_nb.runs.registry import command_parser, positive_int, nonneg_int, positive_float, existing_file, well_dataset
     ap = command_parser(prog='mathphys eval emulator', description='Roll out from the first frames of each test trajectory and score; '
@@ -169,11 +169,11 @@ SHIPPED_EMULATORS = {  # name: (autoencoder, emulation data set, kind)
     for ae, data in (('ae_euler64_r80', 'euler64_dt04'), ('ae_euler64_r320', 'euler64_dt04'), ('ae_euler64_r1280', 'euler64_dt04'),
                      ('ae_release64_r64', 'release64'), ('ae_euler128_r80', 'euler128_dt04'))
     for kind in ('diffusion', 'deterministic')}
-SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, steps=400, batch=16, lr=1e-3, warmup=40, ckpt_every=100,
+SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, max_steps=400, batch=16, lr=1e-3, warmup=40, ckpt_every=100,
                      max_minutes=15.0)
 SHIPPED_TRAIN_OVER = {   # per emulator. 128²: 16×16 latents, 4× the tokens per state of 64²; a window of 3 states (768 tokens, not
     # 1280: attention dominates, a training step costs ~2.5× less) and batches of 8 keep a model within the time budget
-    f'emu_euler128_r80_{kind}': dict(window=3, max_context=2, steps=800, batch=8, warmup=50, ckpt_every=100, max_minutes=14.0)
+    f'emu_euler128_r80_{kind}': dict(window=3, max_context=2, max_steps=800, batch=8, warmup=50, ckpt_every=100, max_minutes=14.0)
     for kind in ('diffusion', 'deterministic')}
 
 def machine() -> str:
@@ -201,13 +201,13 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
         qres = recipe['res'] // 4; data = work / 'quick' / f'tiny_euler{qres}'
         if not data.exists(): data = make_dataset('euler', n_traj=4, res=qres, out=work / 'quick', t_end=0.8, n_frames=17, dataset_name=f'tiny_euler{qres}')
         fr = load_frames(data, 'train'); codec, cc = PoolCodec(transform_from_stats(data, fr), qres // 4, fr.periodic), None
-        train = dict(width=24, depth=1, heads=2, steps=3, batch=4, warmup=1, ckpt_every=3)
+        train = dict(width=24, depth=1, heads=2, max_steps=3, batch=4, warmup=1, ckpt_every=3)
     else:
         data = make_emulation_data(data_name)
         codec, cc = ae_codec(ae); train = {**SHIPPED_TRAIN, **SHIPPED_TRAIN_OVER.get(name, {})}
     cfg = EmulatorTrainConfig(kind=kind, **{**train, **train_over})
     run = work / f'{name}.pt'
-    r = fit_emulator(codec, data, cfg, run, copies=1 if quick else 4, cache=work / '_latents', codec_config=cc)
+    r = fit_emulator(codec, data, cfg, run, copies=1 if quick else 4, cache=work / '_latents', codec_config=cc, show=not quick)
     emu = Emulator.load(run, codec)
     fr = load_frames(data, 'test'); prm = emu.select_params(*dataset_params(data, 'test'))
     ev = evaluate_rollouts(emu, fr.data, prm[:len(fr.data)], 1, (2 if quick else 8) if kind == 'diffusion' else 1,
@@ -219,9 +219,11 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
              'kind': 'emulator', 'model': kind, 'system': recipe['simulation'] if not quick else 'euler (quick)',
              'resolution': recipe['res'] if not quick else recipe['res'] // 4, 'ratio': emu.ratio, 'autoencoder': cc['name'] if cc else codec.name,
              'config': cfg.name, 'data_recipe': {'name': data_name, **recipe} if not quick else f"tiny euler {recipe['res'] // 4}² (quick)",
-             'seed': cfg.seed, 'train': {'steps': r['steps'], 'batch': cfg.batch, 'seconds': round(r['seconds'], 1),
-                                         'where': f'{machine()}, load average {os.getloadavg()[0]:.1f} (shared machine)', 'train_loss': r['train_loss'],
-                                         'valid_loss': r['valid_loss'], 'stopped': r.get('stopped')},
+             'seed': cfg.seed, 'train': {'steps': r['step'], 'batch': cfg.batch, 'seconds': round(r['record']['seconds'], 1),
+                                         'cpu_seconds': round(r['record']['cpu_seconds'], 1), 'device': r['record']['device'],
+                                         'threads': r['record']['threads'], 'load_average': r['record']['load_average'],
+                                         'where': machine(), 'train_loss': r['loss'], 'valid_loss': r['valid'],
+                                         'valid_persistence': r['baseline'], 'stopped': r['stopped']},
              'test': js, 'bytes': path.stat().st_size}
     if cc: entry['autoencoder_sha256'] = file_sha256(resolve_ae(ae))
     if out_dir.resolve() == data_dir('weights').resolve():

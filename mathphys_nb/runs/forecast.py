@@ -44,7 +44,7 @@ def _train_cmd(argv) -> int:
     ap.add_argument('--size', default='cpu', choices=sorted(SIZES), help='cpu: 4 past frames on 11x23x23; full: the design documents\' 30 on 21x45x45 (GPU)')
     ap.add_argument('--data', default=None, type=well_dataset, help='dataset folder (default: made for --size under data/well)')
     ap.add_argument('--past', type=positive_int, default=None, help='past frames the model sees (default: that of --size)')
-    ap.add_argument('--steps', type=positive_int, default=300, help='optimizer steps')
+    ap.add_argument('--max-steps', '--steps', dest='max_steps', type=positive_int, default=300, help='optimizer steps (the step budget)')
     ap.add_argument('--batch', type=positive_int, default=4, help='batch size')
     ap.add_argument('--lr', type=positive_float, default=2e-3, help='learning rate')
     ap.add_argument('--seed', type=nonneg_int, default=0, help='random seed')
@@ -60,11 +60,13 @@ def _train_cmd(argv) -> int:
         d = Path(a.data) if a.data else _dataset_for(a.size)
         arr = load_split(d, 'train'); nz, ny, nx = arr['c'].shape[2:]
         cfg = ForecasterConfig(a.model, past=a.past or SIZES[a.size]['past'], nz=nz, ny=ny, nx=nx, **({'skip': False} if a.no_skip else {}))
-        tc = TrainConfig(steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads, crop=a.crop, loss_norm=not a.plain_mse)
+        tc = TrainConfig(max_steps=a.max_steps, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads, crop=a.crop,
+                         loss_norm=not a.plain_mse, max_minutes=a.max_minutes)
         out = Path(a.out or build_dir('forecast', f'{cfg.name}.pt'))
-        r = train_forecaster(cfg, tc, arr, out, resume=a.resume, max_seconds=None if a.max_minutes is None else 60 * a.max_minutes)
+        r = train_forecaster(cfg, tc, arr, out, resume=a.resume, valid=load_split(d, 'valid'))
     except MathPhysError as e: ap.exit(2, f'error: {e}\n')
-    print(f"{cfg.name}: step {r['step']}/{tc.steps}, last loss {r['losses'][-1]:.4g}, {r['seconds']:.0f} s -> {out}")
+    print(f"{cfg.name}: step {r['step']}/{tc.max_steps}, last loss {r['loss']:.4g}, valid MSE / persistence {r['valid']:.4g}, "
+          f"{r['record']['seconds']:.0f} s -> {out}")
     return 0
 
 def _eval_cmd(argv) -> int:
@@ -137,8 +139,8 @@ command('forecast', 'infer', help='roll a forecaster out from one window, save a
 command('forecast', 'visualize', help='slices of truth / prediction / error from an infer output')(_visualize_cmd)
 
 # %% ../../nbs/96_runs_forecast.ipynb #f0e3ce75
-RECIPE = {'v1': {'steps': 300, 'batch': 4, 'lr': 2e-3}, 'v2': {'steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1},
-          'simvp': {'steps': 600, 'batch': 8, 'lr': 1e-3}, 'v2wind': {'steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1}}
+RECIPE = {'v1': {'max_steps': 300, 'batch': 4, 'lr': 2e-3}, 'v2': {'max_steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1},
+          'simvp': {'max_steps': 600, 'batch': 8, 'lr': 1e-3}, 'v2wind': {'max_steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1}}
 PREVIOUS_KEYS = ('config', 'step', 'planned_steps', 'seconds', 'where', 'test_metrics')
 
 EVAL = dict(leads=(1, 3, 5, 10), stride=26)      # the same 12 test rollouts for every model
@@ -160,7 +162,8 @@ def record_shipped(path, test: dict, quick: bool = False) -> dict:
     if 'loss_curve' in meta:
         e['train'] = {'crop': tc.get('crop'), 'batch': tc.get('batch'), 'lr': tc.get('lr'), 'loss_norm': tc.get('loss_norm', False),
                       'max_minutes': meta.get('max_minutes'), 'loss_curve': meta['loss_curve'],
-                      'loss_curve_is': meta.get('loss_curve_is', 'training MSE over persistence MSE on the same batches, 10 equal chunks of the run')}
+                      'loss_curve_is': meta.get('loss_curve_is', 'training MSE over persistence MSE on the same batches, 10 equal chunks of the run'),
+                      **{k: meta[k] for k in ('device', 'threads', 'cpu_seconds', 'load_average') if k in meta}}
     return e
 
 @weights_recipe('forecaster')
@@ -171,30 +174,32 @@ def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: f
     import tempfile, platform
     from mathphys_nb.forecast.models import ForecasterConfig
     from mathphys_nb.forecast.train import TrainConfig, train_forecaster, load_split, ship_state, tiny_dispersion_dataset
+    from mathphys_nb.learn.trainer import resume_path
     out_dir = Path(out_dir); entries = []
     tmp = tempfile.TemporaryDirectory() if quick else None
     try:
         d = tiny_dispersion_dataset(tmp.name, n_traj=4, n_frames=14) if quick else _dataset_for('cpu')
-        train, test = load_split(d, 'train'), load_split(d, 'test'); nz, ny, nx = train['c'].shape[2:]
+        train, valid, test = load_split(d, 'train'), load_split(d, 'valid'), load_split(d, 'test'); nz, ny, nx = train['c'].shape[2:]
         for m in models or list(RECIPE):
             r = RECIPE[m]
             cfg = ForecasterConfig(m, past=2 if quick else SIZES['cpu']['past'], nz=nz, ny=ny, nx=nx,
                                    **({'hidden': 4, 'latent': 16, 'heads': 2, 'ff': 16} if quick else {}))
-            tc = TrainConfig(steps=2 if quick else r['steps'], batch=2 if quick else r['batch'], seed=0, lr=r['lr'],
-                             crop=(6 if quick else r['crop']) if 'crop' in r else None, threads=r.get('threads', 2))
             minutes = max_minutes if max_minutes is not None else r.get('minutes', 10.0)
+            tc = TrainConfig(max_steps=2 if quick else r['max_steps'], batch=2 if quick else r['batch'], seed=0, lr=r['lr'],
+                             crop=(6 if quick else r['crop']) if 'crop' in r else None, threads=r.get('threads', 2), max_minutes=minutes,
+                             valid_every=1 if quick else 50)
             ck = Path(tmp.name if quick else build_dir('forecast', create=True)) / f'{cfg.name}.ckpt.pt'
-            res = train_forecaster(cfg, tc, train, ck, resume=ck.exists(), max_seconds=60 * minutes)
+            res = train_forecaster(cfg, tc, train, ck, resume=resume_path(ck).exists(), valid=valid, show=not quick)
             name = f'forecast_{m}'
             path = out_dir / f'{name}.pt'
-            L, Pb = np.asarray(res['losses']), np.asarray(res['persistence'])
-            chunks = [(l.sum() / max(p.sum(), 1e-30)) for l, p in zip(np.array_split(L, min(10, len(L))), np.array_split(Pb, min(10, len(L))))]
-            meta = dict(step=res['step'], planned_steps=tc.steps, seconds=round(res['seconds'], 1), max_minutes=minutes,
-                        where=f'{platform.machine()} CPU, {tc.threads} thread{"s" if tc.threads > 1 else ""}, nice {os.nice(0)} (machine shared with other trainings)',
-                        dtype='float16', loss_ref=res['loss_ref'], loss_curve=[round(float(c), 4) for c in chunks],
-                        loss_curve_is='training MSE over persistence MSE on the same batches, 10 equal chunks of the run',
+            rec = res['record']
+            meta = dict(step=res['step'], planned_steps=tc.max_steps, seconds=round(rec['seconds'], 1), max_minutes=minutes,
+                        where=f'{platform.machine()} {rec["device"]}, {rec["threads"]} thread{"s" if rec["threads"] > 1 else ""}, nice {os.nice(0)}, load average {rec["load_average"]}',
+                        device=rec['device'], threads=rec['threads'], cpu_seconds=round(rec['cpu_seconds'], 1), load_average=rec['load_average'],
+                        dtype='float16', loss_ref=res['loss_ref'], loss_curve=[[row[0], round(row[3], 4)] for row in res['curve']],
+                        loss_curve_is='(step, validation MSE over persistence MSE on the same validation windows): the learning curve',
                         data=f"{d.name}: mathphys data make dispersion --n-traj 60 --res {nx} --set nz={nz} (seeds 0-59)")
-            save_checkpoint(path, ship_state(res['model']), {'model_config': cfg.to_dict(), 'train_config': vars(tc)}, **meta)
+            save_checkpoint(path, ship_state(res['model']), {'model_config': cfg.to_dict(), 'train_config': tc.to_dict()}, **meta)
             e = record_shipped(path, test, quick)
             old = read_manifest().get(name) if not quick else None
             if old and old.get('config') != e['config']: e['replaces'] = {k: old.get(k) for k in PREVIOUS_KEYS}
