@@ -13,7 +13,8 @@ from .simulation import ParamSpec, SimResult, register_simulation
 
 # %% auto #0
 __all__ = ['BCS', 'walk', 'apply_box', 'msd', 'msd_tolerance', 'bin_probs_1d', 'heat_bin_probs', 'histogram2d', 'expected_l1',
-           'ks_free', 'brownian_motion', 'compare_with_diffusion', 'plot_brownian', 'brownian_validation']
+           'ks_free', 'brownian_motion', 'compare_with_diffusion', 'walkers_like', 'spread', 'plot_brownian',
+           'brownian_validation']
 
 # %% ../../nbs/17_brownian.ipynb #65acab60
 BCS = ('free', 'reflecting', 'periodic')
@@ -152,6 +153,30 @@ def compare_with_diffusion(n_walkers: int = 20000, D: float = 0.01, var0: float 
         rows.append({'t': float(t), 'L1 walkers vs solver': float(np.abs(h - c).sum()), 'L1 walkers vs exact': float(np.abs(h - p).sum()),
                      'L1 solver vs exact': float(np.abs(c - p).sum()), 'expected sampling L1': expected_l1(p, n_walkers)})
     return rows
+
+# %% ../../nbs/17_brownian.ipynb #92e17029
+def walkers_like(pde: SimResult, # a `diffusion_process` result: D, var0, x0, y0 and its grid are read from it
+                 n_walkers: int = 2000, # walkers released
+                 seed: int = 0, # random seed of the walk
+                ) -> SimResult:
+    "Walkers released like `pde` (same D, Gaussian start, periodic box, frame times); density on its grid, per unit area."
+    p, g = pde.params, pde.grid; rng = np.random.default_rng(seed); x0 = np.array([p['x0'], p['y0']])
+    start = x0 + rng.normal(scale=np.sqrt(p['var0']), size=(int(n_walkers), 2))
+    X = walk(int(n_walkers), len(pde.t), p['D'], float(pde.t[1] - pde.t[0]), 2, 1, rng, start)
+    dens = np.stack([histogram2d(P, g) for P in apply_box(X, 'periodic', 0.0, 1.0)]) / (g.dx * g.dy)
+    m = msd(X); checks = {'msd_rel_error_at_end': float(abs(m[-1] / (4 * p['D'] * pde.t[-1]) - 1)), 'msd_tolerance_4sigma': msd_tolerance(n_walkers, 2)}
+    return SimResult('brownian_motion', pde.t, {'density': dens.astype(np.float32)}, dict(p, n_walkers=int(n_walkers)), g, checks,
+                     {'msd': m, 'positions': X[:, :min(int(n_walkers), 500)]})
+
+# %% ../../nbs/17_brownian.ipynb #8ad2e8ce
+def spread(frames, # (T, ny, nx) or (ny, nx) densities on the periodic unit square of `grid`
+           grid: Grid2D, # their grid
+           centre, # (x0, y0) the release point
+          ) -> np.ndarray:
+    "⟨|x − centre|²⟩ of each density (minimal-image distances on the periodic square): (T,) or a float."
+    f = np.asarray(frames, float); X, Y = grid.mesh(); L = np.array([grid.Lx, grid.Ly])
+    d2 = sum(((Z - c + l / 2) % l - l / 2)**2 for Z, c, l in zip((X, Y), centre, L))
+    return (f * d2).sum((-2, -1)) / f.sum((-2, -1))
 
 # %% ../../nbs/17_brownian.ipynb #f8278880
 def plot_brownian(res: SimResult):
