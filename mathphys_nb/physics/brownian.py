@@ -13,8 +13,8 @@ from .simulation import ParamSpec, SimResult, register_simulation
 
 # %% auto #0
 __all__ = ['BCS', 'walk', 'apply_box', 'msd', 'msd_tolerance', 'bin_probs_1d', 'heat_bin_probs', 'histogram2d', 'expected_l1',
-           'ks_free', 'brownian_motion', 'compare_with_diffusion', 'walkers_like', 'spread', 'plot_brownian',
-           'brownian_validation']
+           'ks_free', 'brownian_motion', 'compare_with_diffusion', 'walkers_like', 'spread', 'plot_walkers_vs_pde',
+           'plot_msd', 'plot_brownian', 'brownian_validation']
 
 # %% ../../nbs/17_brownian.ipynb #65acab60
 BCS = ('free', 'reflecting', 'periodic')
@@ -177,6 +177,34 @@ def spread(frames, # (T, ny, nx) or (ny, nx) densities on the periodic unit squa
     f = np.asarray(frames, float); X, Y = grid.mesh(); L = np.array([grid.Lx, grid.Ly])
     d2 = sum(((Z - c + l / 2) % l - l / 2)**2 for Z, c, l in zip((X, Y), centre, L))
     return (f * d2).sum((-2, -1)) / f.sum((-2, -1))
+
+# %% ../../nbs/17_brownian.ipynb #3c887b75
+def plot_walkers_vs_pde(walkers: SimResult, pde: SimResult, n_show: int = 4):
+    "Walker histogram (top) and PDE density (bottom) at `n_show` times; each column has its own colour bar, shared by both rows."
+    import matplotlib.pyplot as plt
+    idx = np.linspace(0, len(pde.t) - 1, n_show).round().astype(int); g = pde.grid; ext = [g.x0, g.x0 + g.Lx, g.y0, g.y0 + g.Ly]
+    fig, axs = plt.subplots(2, n_show, figsize=(2.7 * n_show, 5.0), squeeze=False, constrained_layout=True)
+    for j, k in enumerate(idx):
+        vmax = float(max(pde.fields['u'][k].max(), walkers.fields['density'][k].max()))
+        for i, (f, name) in enumerate(((walkers.fields['density'][k], 'walkers'), (pde.fields['u'][k], 'PDE'))):
+            im = axs[i, j].imshow(f, origin='lower', extent=ext, cmap='magma', vmin=0, vmax=vmax)
+            axs[i, j].set_title(f'{name}, t = {pde.t[k]:.2g} s', fontsize=9); axs[i, j].set_xlabel('x (m)', fontsize=8)
+        axs[0, j].set_ylabel('y (m)', fontsize=8); axs[1, j].set_ylabel('y (m)', fontsize=8)
+        fig.colorbar(im, ax=axs[:, j], shrink=0.8, location='bottom', label='density (1/m²)')
+    return fig
+
+# %% ../../nbs/17_brownian.ipynb #35607fc7
+def plot_msd(walkers: SimResult, pde: SimResult):
+    "Mean squared displacement of the walkers, the spread of both densities less 2σ0², and the law 4Dt (m², against t in s)."
+    import matplotlib.pyplot as plt
+    p = pde.params; c0, D, t = (p['x0'], p['y0']), p['D'], pde.t
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    ax.plot(t, walkers.meta['msd'], 'o', ms=4, label=r'walkers: $\langle|x(t)-x(0)|^2\rangle$')
+    ax.plot(t, spread(walkers.fields['density'], walkers.grid, c0) - 2 * p['var0'], '^', ms=4, mfc='none', label=r'walker histogram: spread $-\,2\sigma_0^2$')
+    ax.plot(t, spread(pde.fields['u'], pde.grid, c0) - 2 * p['var0'], 's', ms=5, mfc='none', label=r'PDE density: spread $-\,2\sigma_0^2$')
+    ax.plot(t, 4 * D * t, 'k-', lw=1, label='$4Dt$')
+    ax.set_xlabel('t (s)'); ax.set_ylabel('mean squared displacement (m²)'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    fig.tight_layout(); return fig
 
 # %% ../../nbs/17_brownian.ipynb #f8278880
 def plot_brownian(res: SimResult):
