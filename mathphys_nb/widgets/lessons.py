@@ -5,7 +5,11 @@
 # %% ../../nbs/55_lesson_kit.ipynb #291f50a6
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
+from fastcore.basics import patch
 
 from ..core import RangeError
 from ..physics.grid import Grid2D
@@ -15,7 +19,8 @@ from .concept_map import frames_of
 
 # %% auto #0
 __all__ = ['result_viewer', 'SideBySide', 'side_by_side', 'drum_mode', 'drum_omega', 'standing_wave', 'plot_standing_wave',
-           'lesson_table']
+           'answers_made', 'Answer', 'Predict', 'StepCheck', 'check_update', 'check_heat_step', 'check_wave_step',
+           'run_steps', 'lesson_table']
 
 # %% ../../nbs/55_lesson_kit.ipynb #43648dd2
 def result_viewer(res: SimResult, field: str | None = None, **kw) -> FieldViewer:
@@ -60,20 +65,226 @@ def standing_wave(m: int = 2, n: int = 1, c: float = 1.0, N: int = 32, periods: 
     u0 = drum_mode(g, m, n, c, [0.0])[0]
     t, u, energy = solve_wave(u0, 0 * u0, g, c, t_end, n_frames, 'dirichlet')
     exact = drum_mode(g, m, n, c, t)
-    return dict(t=t, solver=np.asarray(u, np.float32), analytic=exact.astype(np.float32), omega=om, grid=g,
+    return dict(t=t, solver=np.asarray(u, np.float32), analytic=exact.astype(np.float32), omega=om, grid=g, mode=(m, n), c=c,
                 max_error=float(np.abs(u - exact).max()), energy_drift=float(np.abs(energy - energy[0]).max() / energy[0]))
 
 def plot_standing_wave(sw: dict, point=(0.25, 0.25)):
-    "Left: solver and analytic value at `point` over time (the overlay); right: the solver's frame at t = 0."
+    "Left: solver and analytic value over time at the cell centre nearest `point`; right: the solver at t = 0 with its nodal lines."
     import matplotlib.pyplot as plt
-    g = sw['grid']; ix = int(point[0] * g.nx); iy = int(point[1] * g.ny)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={'width_ratios': [1.6, 1]})
+    g = sw['grid']; (m, n) = sw['mode']
+    ix = int(np.clip(round((point[0] - g.x0) / g.dx - 0.5), 0, g.nx - 1)); iy = int(np.clip(round((point[1] - g.y0) / g.dy - 0.5), 0, g.ny - 1))
+    px, py = g.x()[ix], g.y()[iy]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={'width_ratios': [1.5, 1]}, layout='constrained')
     a.plot(sw['t'], sw['analytic'][:, iy, ix], 'k-', lw=2, label='analytic mode')
     a.plot(sw['t'], sw['solver'][:, iy, ix], 'o', ms=3.5, color='C1', label='wave solver')
-    a.set_xlabel('t'); a.set_ylabel(f'u at (x, y) = {point}'); a.legend(fontsize=8); a.grid(alpha=0.3)
-    b.imshow(sw['solver'][0], origin='lower', cmap='RdBu_r', vmin=-1, vmax=1, extent=[0, g.Lx, 0, g.Ly])
-    b.set_title('t = 0: nodal lines where u = 0', fontsize=9)
-    fig.tight_layout(); return fig
+    a.set_xlabel('t (s)'); a.set_ylabel(f'u at the cell centre ({px:.3f}, {py:.3f})'); a.legend(fontsize=8); a.grid(alpha=0.3)
+    im = b.imshow(sw['solver'][0], origin='lower', cmap='RdBu_r', vmin=-1, vmax=1, extent=[g.x0, g.x0 + g.Lx, g.y0, g.y0 + g.Ly])
+    for j in range(1, m): b.axvline(g.x0 + j * g.Lx / m, color='k', lw=1.5, ls='--')
+    for j in range(1, n): b.axhline(g.y0 + j * g.Ly / n, color='k', lw=1.5, ls='--')
+    b.plot([px], [py], 'o', mfc='none', mec='k', ms=8)
+    b.set_xlabel('x (m)'); b.set_ylabel('y (m)'); fig.colorbar(im, ax=b, label='u (m)')
+    b.set_title(f'mode ({m},{n}) at t = 0; dashed: nodal lines u = 0; ring: the probed cell', fontsize=8)
+    return fig
+
+# %% ../../nbs/55_lesson_kit.ipynb #77cc0b33
+_MADE: list = []          # every Answer made in this kernel, in order (the browser test reads the right answers from here)
+
+def answers_made() -> list:
+    "The `Answer`s made in this kernel, in order."
+    return list(_MADE)
+
+def _number(value) -> float:
+    "A number from a float, an int or text ('0.35', '1,5', '3/4'); anything else raises RangeError."
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool): return float(value)
+    s = str(value).strip().replace(',', '.').replace(' ', '')
+    try:
+        if s.count('/') == 1: a, b = s.split('/'); return float(a) / float(b)
+        return float(s)
+    except (ValueError, ZeroDivisionError): raise RangeError(f'enter a number such as 0.35 or 3/4, got {value!r}') from None
+
+# %% ../../nbs/55_lesson_kit.ipynb #1e7b13de
+class Answer:
+    "A checked exercise: a number within a tolerance, or one of `choices`; `check(value)` says right or wrong, with a hint."
+    def __init__(self, question: str, # the question, shown above the answer box
+                 expected, # the right answer, or a callable returning it (evaluated at each check: the student's own run)
+                 *, tol: float | None = None, # absolute tolerance
+                 rel: float | None = None, # relative tolerance (2 % when neither is given)
+                 choices=None, # the options of a choice question (expected is one of them)
+                 hint: str = '', # shown after a wrong answer
+                 explain: str = '', # shown after a right answer
+                 unit: str = ''): # unit of the number, shown beside the box
+        self.question, self._expected, self.choices, self.hint, self.explain, self.unit = question, expected, choices, hint, explain, unit
+        self.tol, self.rel = tol, (0.02 if tol is None and rel is None else rel)
+        self.verdict, self.message, self._widget = None, '', None
+        if choices is not None and expected not in choices and not callable(expected):
+            raise RangeError(f'expected answer {expected!r} is not one of the choices {list(choices)}')
+        _MADE.append(self)
+
+    def expected_value(self):
+        "The right answer now (a callable `expected` is evaluated, so it follows the student's run)."
+        return self._expected() if callable(self._expected) else self._expected
+
+    def tolerance(self) -> float:
+        "The accepted distance from the right answer: the larger of the absolute and relative tolerances."
+        return max(self.tol or 0.0, (self.rel or 0.0) * abs(float(self.expected_value())))
+
+# %% ../../nbs/55_lesson_kit.ipynb #7f047aa8
+@patch
+def check(self: Answer, value) -> bool:
+    "Is `value` right? Sets `verdict` ('right' | 'wrong') and `message` (with the hint when wrong)."
+    want = self.expected_value()
+    if self.choices is not None:
+        ok = str(value) == str(want); got = str(value)
+    else:
+        try: got = _number(value)
+        except RangeError as e: self.verdict, self.message = 'wrong', f'Not a number: {e}.'; return False
+        ok = abs(got - float(want)) <= self.tolerance()
+    if ok: self.message = f'Right: {want:.4g}{" " + self.unit if self.unit else ""}. {self.explain}'.strip() if self.choices is None else f'Right. {self.explain}'.strip()
+    else:
+        side = '' if self.choices is not None else (' (too large)' if got > float(want) else ' (too small)')
+        self.message = f'Not yet: {got}{side}. ' + (f'Hint: {self.hint}' if self.hint else 'Try again.')
+    self.verdict = 'right' if ok else 'wrong'
+    return ok
+
+# %% ../../nbs/55_lesson_kit.ipynb #ccaa6b88
+@patch
+def widget(self: Answer):
+    "The answer box: the question, a text box (or a menu of choices), a check button and the verdict."
+    if self._widget is not None: return self._widget
+    import ipywidgets as w
+    box = (w.Dropdown(options=['(choose)', *map(str, self.choices)], layout=w.Layout(width='220px')) if self.choices is not None
+           else w.Text(placeholder='your answer', continuous_update=False, layout=w.Layout(width='160px')))
+    button, out = w.Button(description='check', button_style='info', layout=w.Layout(width='80px')), w.HTML()
+    out.add_class('mp-verdict')
+    def run(*_):
+        ok = self.check(box.value); colour = '#1a7f37' if ok else '#b42318'
+        out.value = f'<span style="color:{colour}"><b>{"✓" if ok else "✗"}</b> {self.message}</span>'
+    button.on_click(run)
+    self._widget = w.VBox([w.HTML(f'<b>Exercise.</b> {self.question}'), w.HBox([box, w.Label(self.unit), button]), out])
+    self._widget.add_class('mp-answer'); self._widget.box, self._widget.button, self._widget.verdict = box, button, out
+    return self._widget
+
+@patch
+def _ipython_display_(self: Answer):
+    from IPython.display import display
+    display(self.widget())
+
+# %% ../../nbs/55_lesson_kit.ipynb #757de75e
+class Predict:
+    "A prediction box: the student enters a number before the run; `reveal(computed)` shows both side by side."
+    def __init__(self, question: str, # what to predict
+                 unit: str = ''): # its unit
+        self.question, self.unit, self.value, self._widget = question, unit, None, None
+
+    def set(self, value) -> 'Predict':
+        "Record the prediction (a number or text such as '3/4')."
+        self.value = _number(value); return self
+
+    def text(self, computed: float) -> str:
+        "One line: the prediction beside the computed value and their relative difference."
+        u = f' {self.unit}' if self.unit else ''
+        if self.value is None: return f'No prediction entered. The run gives {computed:.4g}{u}.'
+        d = abs(self.value - computed) / max(abs(computed), 1e-300)
+        return f'You predicted {self.value:.4g}{u}; the run gives {computed:.4g}{u} (off by {100 * d:.3g} %).'
+
+    def reveal(self, computed: float) -> str:
+        "Show (and return) the prediction beside `computed`; reads the box first if it was displayed."
+        if self._widget is not None and self._widget.box.value.strip(): self.set(self._widget.box.value)
+        s = self.text(float(computed)); print(s); return s
+
+# %% ../../nbs/55_lesson_kit.ipynb #ac656700
+@patch
+def widget(self: Predict):
+    "The question and a box to type the prediction into (read by `reveal`)."
+    if self._widget is None:
+        import ipywidgets as w
+        box = w.Text(placeholder='your prediction', layout=w.Layout(width='160px'))
+        self._widget = w.VBox([w.HTML(f'<b>Predict first.</b> {self.question}'), w.HBox([box, w.Label(self.unit)])])
+        self._widget.add_class('mp-predict'); self._widget.box = box
+    return self._widget
+
+@patch
+def _ipython_display_(self: Predict):
+    from IPython.display import display
+    display(self.widget())
+
+# %% ../../nbs/55_lesson_kit.ipynb #63583c25
+@dataclass
+class StepCheck:
+    "Result of checking a student's update line: largest difference to the library, pass/fail and a message."
+    max_error: float
+    passed: bool
+    message: str
+    state: object = None
+    def __repr__(self): return self.message
+
+def _last(s): return s[-1] if isinstance(s, tuple) else s
+
+# %% ../../nbs/55_lesson_kit.ipynb #0b201013
+def check_update(step, # the student's update: state -> next state
+                 reference, # the library's state after `n_steps` (an array), or a callable (state0, n_steps) -> it
+                 state0, # the start: an array, or (u_prev, u_now) for two-level schemes
+                 n_steps: int = 10, # steps to take
+                 tol: float = 1e-8, # largest accepted difference, relative to the size of the reference
+                 hint: str = '', # shown when the check fails
+    ) -> StepCheck:
+    "Run the student's `step` `n_steps` times from `state0` and compare with the library's answer on the same grid."
+    ref = np.asarray(reference(state0, n_steps) if callable(reference) else reference, np.float64)
+    s = state0
+    try:
+        for _ in range(n_steps): s = step(s)
+        got = np.asarray(_last(s), np.float64)
+    except Exception as e: return StepCheck(math.inf, False, f'Your update raised {type(e).__name__}: {e}. {hint}'.strip())
+    if got.shape != ref.shape: return StepCheck(math.inf, False, f'Your update returns shape {got.shape}, expected {ref.shape}. {hint}'.strip())
+    err = float(np.abs(got - ref).max()) if np.isfinite(got).all() else math.inf; scale = max(float(np.abs(ref).max()), 1e-300)
+    ok = err <= tol * scale
+    msg = (f'Passed: after {n_steps} steps your update matches the library solver (largest difference {err:.1e}).' if ok else
+           f'Not yet: after {n_steps} steps the largest difference to the library solver is {err:.3g} '
+           f'(the field is about {scale:.3g} in size). {"Hint: " + hint if hint else ""}').strip()
+    return StepCheck(err, ok, msg, s)
+
+# %% ../../nbs/55_lesson_kit.ipynb #ff9bfec0
+def _smooth_start(n: int, bc: str = 'periodic', seed: int = 0) -> np.ndarray:
+    "A smooth random field on the unit square (a few sine modes), periodic or zero on the walls."
+    rng = np.random.default_rng(seed); g = Grid2D(n, n); X, Y = g.mesh(); u = np.zeros_like(X); f = 2 if bc == 'periodic' else 1
+    for a, b in rng.integers(1, 5, size=(6, 2)): u += rng.normal() * np.sin(f * np.pi * a * X + (rng.uniform(0, 6.3) if f == 2 else 0)) * np.sin(f * np.pi * b * Y)
+    return u
+
+def check_heat_step(heat_step, # the student's update: heat_step(u, alpha, dt, dx) -> next u (periodic walls)
+                    n: int = 32, alpha: float = 0.05, n_steps: int = 20, courant: float = 0.9) -> StepCheck:
+    "Check one explicit heat step (forward Euler, five-point Laplacian) against `heat.solve_diffusion`."
+    from mathphys_nb.physics.heat import solve_diffusion
+    from mathphys_nb.physics.grid import diffusion_dt_limit
+    g = Grid2D(n, n); dt = courant * diffusion_dt_limit(alpha, g.dx, g.dy); u0 = _smooth_start(n)
+    ref = lambda u, k: solve_diffusion(u, g, alpha, k * dt, 2, 'periodic', dt=dt)[1][-1]
+    return check_update(lambda u: heat_step(u, alpha, dt, g.dx), ref, u0, n_steps,
+                        hint='u + alpha*dt/dx**2 * (sum of the four neighbours − 4u); np.roll(u, 1, axis=0) is the neighbour below')
+
+# %% ../../nbs/55_lesson_kit.ipynb #80250ccf
+def check_wave_step(wave_step, # the student's update: wave_step(u_prev, u, c, dt, dx) -> next u (clamped walls)
+                    n: int = 32, c: float = 1.0, n_steps: int = 20, courant: float = 0.5, mode=(2, 1)) -> StepCheck:
+    "Check one leapfrog step of u_tt = c²∇²u against `wave.solve_wave` on the clamped unit square, from a drum mode."
+    from mathphys_nb.physics.wave import solve_wave, wave_dt_limit
+    from mathphys_nb.physics.grid import laplacian
+    g = Grid2D(n, n); dt = courant * wave_dt_limit(c, g.dx, g.dy); u0 = drum_mode(g, *mode, c, [0.0])[0]
+    u1 = u0 + 0.5 * (c * dt)**2 * laplacian(u0, g.dx, g.dy, 'dirichlet')           # the solver's first step from rest
+    ref = lambda s, k: solve_wave(u0, 0 * u0, g, c, (k + 1) * dt, 2, 'dirichlet', dt=dt)[1][-1]
+    return check_update(lambda s: (s[1], wave_step(s[0], s[1], c, dt, g.dx)), ref, (u0, u1), n_steps,
+                        hint='2*u − u_prev + (c*dt/dx)**2 * (four neighbours − 4u); pad(u, 1, "dirichlet") gives the neighbours at the walls')
+
+def run_steps(step, # state -> next state (e.g. the student's update with dt fixed)
+              state0, # the start
+              n_steps: int, # steps to take at most
+              every: int = 1, # keep every `every`-th state
+    ) -> dict:
+    "Repeat `step`; stop early if the field stops being finite. Returns frames, steps, peak |u| per kept step, blew_up."
+    s, frames, peaks, k = state0, [np.asarray(_last(state0), float)], [float(np.abs(_last(state0)).max())], 0
+    with np.errstate(over='ignore', invalid='ignore'):
+        for k in range(1, n_steps + 1):
+            s = step(s); u = np.asarray(_last(s), float)
+            if k % every == 0 or not np.isfinite(u).all(): frames.append(u); peaks.append(float(np.abs(u).max()))
+            if not np.isfinite(u).all() or peaks[-1] > 1e8 * max(peaks[0], 1e-300): break
+    return dict(frames=np.stack(frames), steps=k, peak=np.array(peaks), blew_up=not peaks[-1] < 1e3 * max(peaks[0], 1e-300))
 
 # %% ../../nbs/55_lesson_kit.ipynb #b9d30d51
 def lesson_table(folder=None) -> list[dict]:

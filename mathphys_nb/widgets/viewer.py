@@ -11,8 +11,8 @@ from ..core import ShapeError, RangeError, check_choice
 from .surface import grid_faces
 
 # %% auto #0
-__all__ = ['VERTEX_SHADER', 'FRAGMENT_SHADER', 'CAMERAS', 'colormap_samples', 'as_frames', 'frame_positions', 'one_hot_track',
-           'grid_index', 'FieldViewer', 'plot_frames', 'volume_slices', 'point_cloud', 'VolumeViewer']
+__all__ = ['VERTEX_SHADER', 'FRAGMENT_SHADER', 'CAMERAS', 'DIVERGING', 'colormap_samples', 'as_frames', 'frame_positions',
+           'one_hot_track', 'grid_index', 'FieldViewer', 'plot_frames', 'volume_slices', 'point_cloud', 'VolumeViewer']
 
 # %% ../../nbs/51_viewer.ipynb #e825acf0
 def colormap_samples(cmap: str = 'viridis', k: int = 16) -> list[float]:
@@ -192,17 +192,55 @@ class FieldViewer:
         display(self.widget); self.start()
 
 # %% ../../nbs/51_viewer.ipynb #d3dab983
-def plot_frames(frames, t=None, n_show: int = 4, cmap: str = 'viridis', vmin=None, vmax=None, title: str = ''):
-    "`n_show` frames side by side as images (the static picture a lesson shows before its widget)."
+DIVERGING = ('RdBu_r', 'RdBu', 'coolwarm', 'bwr', 'seismic', 'PuOr', 'BrBG', 'PiYG', 'RdYlBu', 'RdYlBu_r')
+
+def _extent(f, extent):
+    "Extent (x0, x1, y0, y1) from a tuple, a grid (x0, Lx, y0, Ly) or None (cell indices)."
+    if extent is None: return (0, f.shape[-1], 0, f.shape[-2]), True
+    if hasattr(extent, 'Lx'): return (extent.x0, extent.x0 + extent.Lx, extent.y0, extent.y0 + extent.Ly), False
+    return tuple(float(e) for e in extent), False
+
+def _norm(a, scale, vmin, vmax, centre):
+    "A matplotlib norm for the values `a`: linear (zero-centred when `centre`), or log (symmetric log when signed)."
+    import matplotlib.colors as mc
+    top = float(np.abs(a).max()) or 1.0
+    if scale == 'log':
+        if a.min() >= 0: return mc.LogNorm(vmin=max(top * 1e-4, float(a[a > 0].min()) if (a > 0).any() else top), vmax=top)
+        return mc.SymLogNorm(linthresh=top * 1e-3, vmin=-top, vmax=top)
+    if centre: top = max(abs(vmin or 0), abs(vmax or 0)) if vmin is not None and vmax is not None else top; return mc.Normalize(-top, top)
+    return mc.Normalize(float(a.min()) if vmin is None else vmin, float(a.max()) if vmax is None else vmax)
+
+def plot_frames(frames, # (T, ny, nx) field over time
+                t=None, # times (T,) for the titles
+                n_show: int = 4, # frames shown, equally spaced
+                cmap: str = 'viridis', # colour map; diverging maps (RdBu_r, …) are centred on 0
+                vmin=None, vmax=None, # colour range (default: from the data)
+                title: str = '', # figure title
+                extent=None, # (x0, x1, y0, y1), or a Grid2D; default: cell indices
+                xlabel: str = 'x', ylabel: str = 'y', # axis labels (put units in them: 'x (m)')
+                label: str = '', # colour-bar label: the quantity and its unit
+                scale: str = 'auto', # 'shared' | 'frame' (own range per frame) | 'log' | 'auto' (per frame when a frame's range collapses)
+                t_unit: str = '', # unit of t in the titles, e.g. 's'
+    ):
+    "`n_show` frames side by side with axes, a colour bar and the time of each frame (the static picture a lesson shows)."
     import matplotlib.pyplot as plt
+    check_choice(scale, ('auto', 'shared', 'frame', 'log'), 'scale')
     f = as_frames(frames); idx = np.linspace(0, len(f) - 1, min(n_show, len(f))).round().astype(int)
-    vmin = float(f.min()) if vmin is None else vmin; vmax = float(f.max()) if vmax is None else vmax
-    fig, axs = plt.subplots(1, len(idx), figsize=(2.6 * len(idx), 2.6), squeeze=False)
-    for ax, k in zip(axs[0], idx):
-        ax.imshow(f[k], origin='lower', cmap=cmap, vmin=vmin, vmax=vmax)
-        ax.set_title(f't = {t[k]:.3g}' if t is not None else f'frame {k}', fontsize=9); ax.set_xticks([]); ax.set_yticks([])
-    if title: fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    centre = cmap in DIVERGING; ext, cells = _extent(f, extent); sel = f[idx].astype(np.float64)
+    if scale == 'auto':
+        spread = np.array([np.ptp(s) for s in sel]); spread_all = max(np.ptp(sel), 1e-300)
+        scale = 'frame' if vmin is None and vmax is None and spread.min() < 0.1 * spread_all else 'shared'
+    fig, axs = plt.subplots(1, len(idx), figsize=(2.9 * len(idx) + 0.8, 2.9), squeeze=False, layout='constrained')
+    shared = None if scale == 'frame' else _norm(sel, scale, vmin, vmax, centre)
+    for ax, k, s in zip(axs[0], idx, sel):
+        im = ax.imshow(s, origin='lower', cmap=cmap, norm=shared or _norm(s, 'shared', None, None, centre), extent=ext)
+        ax.set_title(f't = {t[k]:.3g}{" " + t_unit if t_unit else ""}' if t is not None else f'frame {k}', fontsize=9)
+        ax.set_xlabel(xlabel + (' (cell)' if cells else ''), fontsize=8); ax.tick_params(labelsize=7)
+        if shared is None: fig.colorbar(im, ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
+    axs[0][0].set_ylabel(ylabel + (' (cell)' if cells else ''), fontsize=8)
+    if shared is not None: fig.colorbar(im, ax=axs[0].tolist(), shrink=0.85, label=label).ax.tick_params(labelsize=7)
+    elif label: axs[0][-1].text(1.02, 1.04, label, transform=axs[0][-1].transAxes, fontsize=8)
+    if title: fig.suptitle(title + (' (each frame on its own colour scale)' if scale == 'frame' else ''), fontsize=10)
     return fig
 
 # %% ../../nbs/51_viewer.ipynb #af62e0bc
