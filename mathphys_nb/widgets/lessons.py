@@ -409,7 +409,7 @@ def plot_div_curl(flow: SimResult, tracers: SimResult | None = None):
         im = ax.imshow(f, origin='lower', cmap='RdBu_r', vmin=-top, vmax=top, extent=ext); fig.colorbar(im, ax=ax, label=f'{name} (1/s)')
         ax.set_title(name, fontsize=9); ax.set_xlabel('x (m)'); ax.set_ylabel('y (m)')
     th = np.linspace(0, 2 * np.pi, 200); axs[0].plot(xc + R * np.cos(th), yc + R * np.sin(th), 'k--', lw=1.2)
-    axs[0].set_title(f'divergence; dashed: Gauss circle r = {R:g}, flux {flow.checks["gauss_circle_flux"]:.4f}', fontsize=9)
+    axs[0].set_title(f'divergence; Gauss circle r = {R:g} m (flux {flow.checks["gauss_circle_flux"]:.3f})', fontsize=8)
     X, Y = g.mesh(); v = flow.fields['velocity'][0]
     axs[2].streamplot(X, Y, v[..., 0], v[..., 1], density=1.0, color='0.6', linewidth=0.6)
     if tracers is not None: P = tracers.meta['particles']; axs[2].plot(P[:, :, 0], P[:, :, 1], 'r-', lw=0.8); axs[2].plot(P[-1, :, 0], P[-1, :, 1], 'r.', ms=3)
@@ -479,9 +479,10 @@ def matrix_text(A) -> str:
 
 # %% ../../nbs/55_lesson_kit.ipynb #6106d831
 def _eigen_lines(ax, A, r: float = 3.0):
-    lam, V = np.linalg.eig(np.asarray(A, float))
+    lam, V = np.linalg.eig(np.asarray(A, float)); drawn = []
     for l, v in zip(lam, V.T):
-        if abs(l.imag) < 1e-12: v = v.real; ax.plot([-r * v[0], r * v[0]], [-r * v[1], r * v[1]], '--', color='C2', lw=1.5, label=f'eigen-direction λ = {l.real:.3g}')
+        if abs(l.imag) > 1e-12 or any(abs(v.real[0] * w[1] - v.real[1] * w[0]) < 1e-9 for w in drawn): continue   # complex, or parallel to one drawn
+        v = v.real; drawn.append(v); ax.plot([-r * v[0], r * v[0]], [-r * v[1], r * v[1]], '--', color='C2', lw=1.5, label=f'eigen-direction λ = {l.real:.3g}')
 
 def plot_linear(move: SimResult | None = None, flow: SimResult | None = None):
     "Left: the grid and unit circle under A with its real eigen-directions; right: arrows of Ax, trajectories and eigen-directions."
