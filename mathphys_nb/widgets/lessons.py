@@ -24,7 +24,7 @@ __all__ = ['result_viewer', 'SideBySide', 'side_by_side', 'drum_mode', 'drum_ome
            'wave_cfl_experiment', 'heat_cfl_experiment', 'mode_decay', 'plot_mode_decay', 'check_divergence',
            'plot_div_curl', 'check_sine_coefficient', 'count_modes', 'plot_mode_amplitudes', 'plot_omegas',
            'describe_matrix', 'matrix_text', 'plot_linear', 'check_euler_step', 'euler_stability', 'euler_convergence',
-           'lesson_table']
+           'MatrixExplorer', 'lesson_table']
 
 # %% ../../nbs/55_lesson_kit.ipynb #43648dd2
 def result_viewer(res: SimResult, field: str | None = None, **kw) -> FieldViewer:
@@ -191,10 +191,10 @@ class Predict:
         d = abs(self.value - computed) / max(abs(computed), 1e-300)
         return f'You predicted {self.value:.4g}{u}; the run gives {computed:.4g}{u} (off by {100 * d:.3g} %).'
 
-    def reveal(self, computed: float) -> str:
-        "Show (and return) the prediction beside `computed`; reads the box first if it was displayed."
+    def reveal(self, computed: float):
+        "Print the prediction beside `computed` (reads the box first if it was displayed); `text` returns the line."
         if self._widget is not None and self._widget.box.value.strip(): self.set(self._widget.box.value)
-        s = self.text(float(computed)); print(s); return s
+        print(self.text(float(computed)))
 
 # %% ../../nbs/55_lesson_kit.ipynb #ac656700
 @patch
@@ -536,6 +536,34 @@ def euler_convergence(euler_step, A, dts=(0.1, 0.05, 0.025, 0.0125), t_end: floa
         for _ in range(int(round(t_end / dt))): x = euler_step(A, x, dt)
         errs.append(float(np.abs(x - exact).max()))
     dts = np.asarray(dts, float); return {'dt': dts, 'error': np.array(errs), 'order': observed_orders(1 / dts, errs)}
+
+# %% ../../nbs/55_lesson_kit.ipynb #619479b6
+class MatrixExplorer:
+    "Four sliders for A = [[a, b], [c, d]]: redraws the map and the phase portrait and prints τ, Δ, the eigenvalues and the type."
+    def __init__(self, a: float = -0.5, b: float = 2.0, c: float = -2.0, d: float = -0.5, t_end: float = 4.0):
+        import ipywidgets as w
+        self.t_end = t_end; mk = lambda name, v: w.FloatSlider(value=v, min=-3, max=3, step=0.05, description=name, continuous_update=False)
+        self.sliders = [mk(k, v) for k, v in zip('abcd', (a, b, c, d))]; self.out = w.Output(); self.text = w.HTML()
+        for s in self.sliders: s.observe(lambda _: self.draw(), names='value')
+        self.widget = w.VBox([w.HBox([w.VBox(self.sliders[:2]), w.VBox(self.sliders[2:])]), self.text, self.out]); self.draw()
+
+    def matrix(self) -> np.ndarray: return np.array([s.value for s in self.sliders], float).reshape(2, 2)
+
+    def draw(self):
+        "Recompute the two runs for the sliders' matrix and redraw."
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+        from mathphys_nb.physics.simulation import run_simulation
+        (a, b), (c, d) = self.matrix()
+        self.move = run_simulation('transformation_matrix', preset='custom', a=a, b=b, c=c, d=d, n_frames=2)
+        self.flow = run_simulation('eigenvalue_viz', preset='custom', a=a, b=b, c=c, d=d, t_end=self.t_end)
+        self.text.value = '<pre>' + matrix_text(self.matrix()) + '</pre>'
+        with self.out:
+            self.out.clear_output(wait=True); fig = plot_linear(self.move, self.flow); display(fig); plt.close(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
 
 # %% ../../nbs/55_lesson_kit.ipynb #b9d30d51
 def lesson_table(folder=None) -> list[dict]:
