@@ -52,9 +52,9 @@ def test_answer_widget_click():
 
 def test_predict():
     p = Predict('half-life?', unit='s')
-    assert 'No prediction' in p.reveal(0.5)
+    assert 'No prediction' in p.text(0.5)
     p.set('1/4'); assert 'You predicted 0.25 s' in p.text(0.5) and '50 %' in p.text(0.5)
-    p.widget().box.value = '0.5'; assert '(off by 0 %)' in p.reveal(0.5)
+    p.widget().box.value = '0.5'; p.reveal(0.5); assert p.value == 0.5 and '(off by 0 %)' in p.text(0.5)
     with pytest.raises(RangeError): p.set('soon')
 
 
@@ -101,3 +101,38 @@ def test_standing_wave_plot_draws_nodal_lines_and_names_the_probed_cell():
     import re
     x, y = map(float, re.findall(r'\(([\d.]+), ([\d.]+)\)', fig.axes[0].get_ylabel())[0])
     g = sw['grid']; assert abs(x - 0.25) <= g.dx / 2 and x in np.round(g.x(), 3) and y in np.round(g.y(), 3)   # the cell centre probed
+
+
+def test_convergence_helpers():
+    from mathphys_nb.widgets.lessons import observed_orders, plot_convergence, format_rows, drum_convergence
+    assert np.allclose(observed_orders([10, 20, 40], [1.0, 0.5, 0.25]), [1, 1])
+    fig = plot_convergence([10, 20], [1.0, 0.25]); assert 'observed orders: 2.00' in fig.axes[0].get_title()
+    assert format_rows([{'a': 1.23456, 'b': True}]).splitlines()[1].split() == ['1.235', 'True']
+    assert drum_convergence(1, 1, Ns=(8, 16))['order'][0] > 1.5
+
+
+def test_cfl_experiments_with_student_steps():
+    from mathphys_nb.widgets.lessons import wave_cfl_experiment, heat_cfl_experiment
+    assert [r['stable'] for r in wave_cfl_experiment(wave_step, (0.6, 0.8), N=16)] == [True, False]
+    assert [r['stable'] for r in heat_cfl_experiment(heat_step, (0.8, 1.3), n=16)] == [True, False]
+
+
+def test_mode_decay_matches_the_grid_rate():
+    from mathphys_nb.physics.simulation import run_simulation
+    from mathphys_nb.widgets.lessons import mode_decay
+    d = mode_decay(run_simulation('heat_equation', n=16, alpha=0.1, init='mode', m=1, t_end=0.1, n_frames=6))
+    assert abs(d['rate'] - d['grid_rate']) < 1e-3 * d['rate'] and abs(d['rate'] - d['exact_rate']) < 0.03 * d['rate']
+    with pytest.raises(RangeError): mode_decay(run_simulation('heat_equation', n=16, t_end=0.01, n_frames=2))
+
+
+def test_divergence_coefficient_and_euler_checks():
+    from mathphys_nb.widgets.lessons import check_divergence, check_sine_coefficient, check_euler_step, euler_stability, describe_matrix
+    assert check_divergence(lambda vx, vy, dx: (vx[1:-1, 2:] - vx[1:-1, :-2] + vy[2:, 1:-1] - vy[:-2, 1:-1]) / (2 * dx), n=16).passed
+    assert not check_divergence(lambda vx, vy, dx: vx, n=16).passed
+    coef = lambda u, m, n, X, Y, dx: 4 * np.sum(u * np.sin(m * np.pi * X) * np.sin(n * np.pi * Y)) * dx * dx
+    assert check_sine_coefficient(coef).passed and not check_sine_coefficient(lambda *a: 0.0).passed
+    A = [[-1.0, 0.5], [0.0, -2.0]]
+    assert check_euler_step(lambda A, x, dt: x + dt * x @ np.asarray(A).T, A).passed
+    rows = euler_stability(lambda A, x, dt: x + dt * x @ np.asarray(A).T, A, (0.5, 1.2))
+    assert [r['bounded'] for r in rows] == [True, False] and rows[1]['max |1 + dt λ|'] > 1   # stable node: dt < 2/|λ| = 1
+    d = describe_matrix([[0.0, -1.0], [1.0, 0.0]]); assert d['type'] == 'center' and d['tau'] == 0 and d['Delta'] == 1
