@@ -108,3 +108,25 @@ def test_parse_advection_diffusion_coefficients(D, a):
     assert s.coefficients['Dx'] == pytest.approx(D) and s.coefficients['ax'] == pytest.approx(a)
     g = s.grid; limit = 1 / (4 * D / g.dx**2 + abs(a) / g.dx)      # combined explicit limit (2D, dx = dy)
     assert s.dt <= limit
+
+
+def test_named_coefficients_have_documented_defaults_and_are_reported():
+    from mathphys_nb.physics.equation import COEFFICIENTS, DEFAULT_PARAMS, parse_equation
+    s = equation_to_simulation('u_t + a*u_x = D*u_xx', n=16)              # lesson 07 asks for exactly this
+    assert s.kind == 'advection-diffusion' and s.parameters == {'a': DEFAULT_PARAMS['a'], 'D': DEFAULT_PARAMS['D']}
+    assert s.coefficients['ax'] == pytest.approx(DEFAULT_PARAMS['a']) and s.coefficients['Dx'] == pytest.approx(DEFAULT_PARAMS['D'])
+    assert s.run(0.01, 2).params['parameters'] == f"a={DEFAULT_PARAMS['a']:g}, D={DEFAULT_PARAMS['D']:g}"
+    t = equation_to_simulation('u_t + a*u_x = D*u_xx', {'a': -1.0}, D=0.2, n=16)
+    assert (t.coefficients['ax'], t.coefficients['Dx'], t.parameters) == (-1.0, 0.2, {'a': -1.0, 'D': 0.2})
+    for name, (default, meaning) in COEFFICIENTS.items():               # each documented name reads as its default
+        assert parse_equation(f'u_t = {name}*u_xx').coefficients == {name: default} and meaning
+    w = equation_to_simulation('u_tt = c**2*laplace(u)', c=2.0, n=16)
+    assert w.kind == 'wave' and w.coefficients['c2x'] == pytest.approx(4.0) and w.parameters == {'c': 2.0}
+
+
+def test_parse_equation_builds_the_same_expression_as_python_precedence():
+    import sympy as sp
+    from mathphys_nb.physics.equation import parse_equation
+    e, s, _ = parse_equation('u_t = -u**2**2 + 2**-1 - 3/4*u + (u - 1)*(u + 1)')
+    u = s['u']
+    assert sp.expand(e - (s['u_t'] - (-u**4 + sp.Rational(1, 2) - sp.Rational(3, 4)*u + u**2 - 1))) == 0

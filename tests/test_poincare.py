@@ -110,3 +110,26 @@ def test_amplitude_table_is_monotone_and_matches_notes():
     assert np.all(np.diff(tab) >= 0)
     for r, a in ((0.5, 4.7e-6), (0.7, 0.0071), (0.9, 0.19), (1.0, 0.41)):   # values quoted in notes/rbe.md
         assert tab[round(r * R_MAX)] == pytest.approx(a, rel=0.02)
+
+
+@pytest.mark.parametrize('shape', [(2, 2), (3, 7), (16, 16), (32, 32), (24, 40)])
+def test_compress_is_never_worse_than_storing_zeros(shape):
+    """‖Ŵ − W‖ ≤ ‖W‖ for random blocks (zero mean, shifted mean, tiny and huge scales): amplitude zero is a candidate.
+    Relative RMSE (÷ std) is then at most that of zeros, √(1 + mean²/var), which exceeds 1 only through the mean."""
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        centred = rng.standard_normal(shape); centred -= centred.mean()
+        for M in (rng.standard_normal(shape), rng.standard_normal(shape) + rng.normal(), centred,
+                  1e-12 * rng.standard_normal(shape), 1e6 * rng.standard_normal(shape)):
+            d = PoincareMatrix.compress(M).decompress()
+            assert rmse(d, M) <= rmse(np.zeros_like(M), M), (shape, seed)
+            assert relative_rmse(d, M) <= relative_rmse(np.zeros_like(M), M)
+        assert relative_rmse(PoincareMatrix.compress(centred).decompress(), centred) <= 1 + 1e-12   # no mean: ≤ 1
+
+
+def test_tiled_refined_is_never_worse_than_storing_zeros():
+    M = np.random.default_rng(5).standard_normal((70, 45))
+    tp = compress_tiled(M, block=16, refine=True); R = tp.decompress()
+    for i in range(0, 70, 16):
+        for j in range(0, 45, 16):
+            assert rmse(R[i:i + 16, j:j + 16], M[i:i + 16, j:j + 16]) <= rmse(0, M[i:i + 16, j:j + 16])

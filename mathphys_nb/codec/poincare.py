@@ -79,12 +79,13 @@ def _seeds_from_fit(A, psi, bits: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return set_fields(0, r_q=r_q, theta_q=th_q, rotations=bits), pack_lo(r, theta)
 
 def _refine_quantized(hi: np.ndarray, M: np.ndarray, mask=None) -> np.ndarray:
-    "Try the 3×3 neighbouring (r_q, θ_q) codes with the exact float32 CORDIC decoder; keep the best per block."
+    "Try the 3×3 neighbouring (r_q, θ_q) codes and amplitude zero with the exact float32 CORDIC decoder; keep the best per block."
     n, rows, cols = M.shape; W = 1.0 if mask is None else mask
     dr, dt = np.repeat([-1, 0, 1], 3), np.tile([-1, 0, 1], 3)
     cand = set_fields(hi[:, None], r_q=np.clip(seed_field(hi, 'r_q')[:, None] + dr, 0, R_MAX),
                       theta_q=np.clip(seed_field(hi, 'theta_q')[:, None] + dt, 0, THETA_MAX))
-    dec = cordic_decode_block(cand.ravel(), rows, cols).reshape(n, 9, rows, cols)
+    cand = np.concatenate([cand, set_fields(hi[:, None], r_q=0)], 1)          # r_q = 0 decodes to exactly 0: never worse than storing nothing
+    dec = cordic_decode_block(cand.ravel(), rows, cols).reshape(n, 10, rows, cols)
     err = (W[:, None] * (dec - M[:, None]) ** 2 if mask is not None else (dec - M[:, None]) ** 2).sum((2, 3))
     return cand[np.arange(n), err.argmin(1)]
 
