@@ -72,7 +72,8 @@ def test_07_playground(changes):
 
 
 SUGGESTED = ['u_t = 0.0005*laplace(u) + u - u**3', 'u_t = 0.0005*laplace(u) + 2*u - 2*u**3', 'u_t = 0.0005*laplace(u) + u - u**3 + 0.5*u_x',
-             'u_t + 0.5*u_x + 0.5*u_y = 0.002*laplace(u)', 'u_t + 0.5*u_x = 0.001*u_xx', 'u_tt = 0.5*laplace(u)', 'u_t = 0.01*laplace(u)']
+             'u_t + 0.5*u_x + 0.5*u_y = 0.002*laplace(u)', 'u_t + 0.5*u_x = 0.001*u_xx', 'u_tt = 0.5*laplace(u)', 'u_t = 0.01*laplace(u)',
+             'u_t + a*u_x = D*u_xx']
 
 
 @pytest.mark.parametrize('eq', SUGGESTED)
@@ -80,6 +81,15 @@ def test_07_suggested_equations(eq):
     from mathphys_nb.physics.equation import equation_to_simulation
     res = equation_to_simulation(eq, n=32).run(t_end=1.0, n_frames=5)
     assert np.isfinite(res.fields['u']).all() and np.abs(res.fields['u']).max() < 10
+
+
+@pytest.mark.parametrize('eq', SUGGESTED[3:6])
+def test_07_equation_box_runs_what_is_typed(eq):
+    from mathphys_nb.widgets.concept_map import ConceptExplorer
+    ex = ConceptExplorer(equation=SUGGESTED[0])
+    assert ex.result is not None and ex.result.name == f'equation: {SUGGESTED[0]}'      # opens on the lesson's equation
+    res = ex.run_equation(eq)
+    assert res is not None and res.name == f'equation: {eq}' and np.isfinite(res.fields['u']).all()
 
 
 def test_07_named_coefficients_and_refusals():
