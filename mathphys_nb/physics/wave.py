@@ -26,7 +26,13 @@ def wave_dt_limit(c: float, # wave speed
     "Largest stable leapfrog step for u_tt = c²∇²u on the five-point stencil."
     return 1.0 / (abs(c) * math.sqrt(1 / dx**2 + 1 / dy**2))
 
-def leapfrog_steps(c: float, grid: Grid2D, t_end: float, n_frames: int, courant: float = 0.5, dt: float | None = None) -> tuple[int, float]:
+def leapfrog_steps(c: float, # wave speed
+                   grid: Grid2D, # the grid
+                   t_end: float, # final time
+                   n_frames: int, # frames returned, equally spaced from 0 to t_end
+                   courant: float = 0.5, # Courant number when dt is not given
+                   dt: float | None = None, # time step (overrides courant)
+    ) -> tuple[int, float]:
     "(number of steps, step) `solve_wave` takes: `courant` × the CFL limit (or `dt`), rounded so frames fall on steps."
     limit = wave_dt_limit(c, grid.dx, grid.dy)
     dt = courant * limit if dt is None else check_dt(dt, limit, 'wave (leapfrog CFL)')

@@ -303,7 +303,8 @@ def plot_convergence(ns, errors, order: float = 2, xlabel: str = 'N (cells per s
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.6, 3.4), layout='constrained')
     ns, e = np.asarray(ns, float), np.asarray(errors, float)
     ax.loglog(ns, e, 'o-', label='measured'); ax.loglog(ns, e[0] * (ns[0] / ns)**order, 'k--', lw=1, label=f'slope −{order:g}')
-    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); ax.grid(alpha=0.3, which='both'); ax.legend(fontsize=8)
+    ax.set_xticks(ns, [f'{v:g}' for v in ns], minor=False); ax.xaxis.set_minor_locator(plt.NullLocator())   # the resolutions run
+    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); ax.grid(alpha=0.3); ax.legend(fontsize=8)
     ax.set_title(title or f'observed orders: {", ".join(f"{o:.2f}" for o in observed_orders(ns, e))}', fontsize=9)
     return fig
 
