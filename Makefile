@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat settings.ini setup.py pyproject.toml 2>/
 export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-fast lab docs readme bench data weights export clean browser-deps
+.PHONY: install demo test test-fast lab docs readme bench bench-deps data weights export clean browser-deps
 
 ## Set-up: venv + CPU torch first (so pip never pulls a multi-GB CUDA build) + the package with dev extras.
 $(STAMP):
@@ -46,9 +46,15 @@ docs: install
 readme: install
 	$(BIN)/mathphys docs readme
 
-bench: install
+bench: install bench-deps
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/mathphys bench
+
+## The browser benchmark's ceiling: a plain three.js page (three r160 from npm, into build/three; no CDN at run time).
+bench-deps:
+	@test -f build/three/node_modules/three/build/three.module.min.js || \
+	  (command -v npm >/dev/null && npm install --prefix build/three --no-audit --no-fund three@0.160.0 >/dev/null) || \
+	  echo "npm not found: the browser benchmark reports its three.js reference as not measured"
 
 data: install
 	$(BIN)/mathphys data default

@@ -10,7 +10,8 @@ import numpy as np
 from ..core import check_range, ShapeError
 
 # %% auto #0
-__all__ = ['ACCEPTANCE', 'gaussian_plume', 'plume_errors', 'dispersion_metrics', 'acceptable']
+__all__ = ['ACCEPTANCE', 'gaussian_plume', 'plume_errors', 'ground_maximum_distance', 'ground_centreline', 'plot_ground_vs_plume',
+           'dispersion_metrics', 'acceptable']
 
 # %% ../../nbs/41_plume.ipynb #7ef18408
 def gaussian_plume(x, y, z,            # coordinates (m), broadcastable
@@ -44,6 +45,42 @@ def plume_errors(c: np.ndarray,     # (nz, ny, nx) steady concentrations of the 
     cs = c[..., sel]
     return {'ground_l2': rel(cs[0], C[0]), 'centreline_l2': rel(cs[:, j], C[:, j]),
             'peak_ratio_ground': float(cs[0].max() / C[0].max())}
+
+# %% ../../nbs/41_plume.ipynb #3ea1c74a
+def ground_maximum_distance(H: float, # source height, m
+                            u: float, # wind speed, m/s
+                            Kz: float, # vertical diffusivity, m²/s
+                           ) -> float:
+    "Downwind distance (m) of the ground-level maximum of the reflected Gaussian plume on its centreline: H²u/(4Kz)."
+    check_range(Kz, 0, None, 'Kz', lo_open=True)
+    return float(H**2 * u / (4 * Kz))
+
+def ground_centreline(res, # a `dispersion` result of the `plume` preset
+                      frame: int = -1, # which frame (the last is steady)
+                     ) -> dict:
+    "Simulated and Gaussian-plume concentration (µg/m³) in the lowest cells along y = y_s; x is the distance downwind (m)."
+    g, p = res.grid, res.params; y = g.y(); j = int(np.argmin(np.abs(y - p['source_y']))); z0 = float(g.z()[0])
+    C = gaussian_plume(g.x(), y[j], z0, p['Q'], p['wind_speed'], p['Kh'], p['Kz'], p['H'], p['source_x'], p['source_y'])
+    return dict(x=g.x() - p['source_x'], simulated=np.asarray(res.fields['concentration'][frame, 0, j], float), formula=C, z=z0)
+
+# %% ../../nbs/41_plume.ipynb #ac5b43a4
+def plot_ground_vs_plume(res, # a `dispersion` result of the `plume` preset
+                         x_cross: float = 2000., # distance downwind of the crosswind profile, m
+                        ):
+    "Ground-level concentration along the centreline and across the plume at `x_cross`: simulator against the formula."
+    import matplotlib.pyplot as plt
+    g, p = res.grid, res.params; gc = ground_centreline(res); xm = ground_maximum_distance(p['H'], p['wind_speed'], p['Kz'])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.4), layout='constrained')
+    a.plot(gc['x'], gc['simulated'], 'o', ms=4, label='simulator (lowest cells)'); a.plot(gc['x'], gc['formula'], 'k-', label='Gaussian plume')
+    a.axvline(xm, color='C3', ls='--', lw=1, label=f'$H^2u/4K_z$ = {xm:.0f} m (the maximum at z = 0)')
+    a.set_xlabel('distance downwind of the source (m)'); a.set_ylabel(f"concentration at z = {gc['z']:.0f} m (µg/m³)")
+    a.set_title('ground level, below the centreline', fontsize=9); a.legend(fontsize=8); a.grid(alpha=0.3)
+    k = int(np.argmin(np.abs(g.x() - p['source_x'] - x_cross))); y = g.y()
+    C = gaussian_plume(g.x()[k], y, gc['z'], p['Q'], p['wind_speed'], p['Kh'], p['Kz'], p['H'], p['source_x'], p['source_y'])
+    b.plot(y - p['source_y'], res.fields['concentration'][-1, 0, :, k], 'o', ms=4, label='simulator'); b.plot(y - p['source_y'], C, 'k-', label='Gaussian plume')
+    b.set_xlabel('crosswind distance from the centreline (m)'); b.set_ylabel('µg/m³'); b.grid(alpha=0.3); b.legend(fontsize=8)
+    b.set_title(f'ground level, {g.x()[k] - p["source_x"]:.0f} m downwind', fontsize=9)
+    return fig
 
 # %% ../../nbs/41_plume.ipynb #8d80a146
 def dispersion_metrics(obs: np.ndarray, # observed (true) concentrations, any shape

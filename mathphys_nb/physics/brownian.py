@@ -13,7 +13,8 @@ from .simulation import ParamSpec, SimResult, register_simulation
 
 # %% auto #0
 __all__ = ['BCS', 'walk', 'apply_box', 'msd', 'msd_tolerance', 'bin_probs_1d', 'heat_bin_probs', 'histogram2d', 'expected_l1',
-           'ks_free', 'brownian_motion', 'compare_with_diffusion', 'plot_brownian', 'brownian_validation']
+           'ks_free', 'brownian_motion', 'compare_with_diffusion', 'walkers_like', 'spread', 'plot_walkers_vs_pde',
+           'plot_msd', 'plot_brownian', 'brownian_validation']
 
 # %% ../../nbs/17_brownian.ipynb #65acab60
 BCS = ('free', 'reflecting', 'periodic')
@@ -152,6 +153,58 @@ def compare_with_diffusion(n_walkers: int = 20000, D: float = 0.01, var0: float 
         rows.append({'t': float(t), 'L1 walkers vs solver': float(np.abs(h - c).sum()), 'L1 walkers vs exact': float(np.abs(h - p).sum()),
                      'L1 solver vs exact': float(np.abs(c - p).sum()), 'expected sampling L1': expected_l1(p, n_walkers)})
     return rows
+
+# %% ../../nbs/17_brownian.ipynb #92e17029
+def walkers_like(pde: SimResult, # a `diffusion_process` result: D, var0, x0, y0 and its grid are read from it
+                 n_walkers: int = 2000, # walkers released
+                 seed: int = 0, # random seed of the walk
+                ) -> SimResult:
+    "Walkers released like `pde` (same D, Gaussian start, periodic box, frame times); density on its grid, per unit area."
+    p, g = pde.params, pde.grid; rng = np.random.default_rng(seed); x0 = np.array([p['x0'], p['y0']])
+    start = x0 + rng.normal(scale=np.sqrt(p['var0']), size=(int(n_walkers), 2))
+    X = walk(int(n_walkers), len(pde.t), p['D'], float(pde.t[1] - pde.t[0]), 2, 1, rng, start)
+    dens = np.stack([histogram2d(P, g) for P in apply_box(X, 'periodic', 0.0, 1.0)]) / (g.dx * g.dy)
+    m = msd(X); checks = {'msd_rel_error_at_end': float(abs(m[-1] / (4 * p['D'] * pde.t[-1]) - 1)), 'msd_tolerance_4sigma': msd_tolerance(n_walkers, 2)}
+    return SimResult('brownian_motion', pde.t, {'density': dens.astype(np.float32)}, dict(p, n_walkers=int(n_walkers)), g, checks,
+                     {'msd': m, 'positions': X[:, :min(int(n_walkers), 500)]})
+
+# %% ../../nbs/17_brownian.ipynb #8ad2e8ce
+def spread(frames, # (T, ny, nx) or (ny, nx) densities on the periodic unit square of `grid`
+           grid: Grid2D, # their grid
+           centre, # (x0, y0) the release point
+          ) -> np.ndarray:
+    "⟨|x − centre|²⟩ of each density (minimal-image distances on the periodic square): (T,) or a float."
+    f = np.asarray(frames, float); X, Y = grid.mesh(); L = np.array([grid.Lx, grid.Ly])
+    d2 = sum(((Z - c + l / 2) % l - l / 2)**2 for Z, c, l in zip((X, Y), centre, L))
+    return (f * d2).sum((-2, -1)) / f.sum((-2, -1))
+
+# %% ../../nbs/17_brownian.ipynb #3c887b75
+def plot_walkers_vs_pde(walkers: SimResult, pde: SimResult, n_show: int = 4):
+    "Walker histogram (top) and PDE density (bottom) at `n_show` times; each column has its own colour bar, shared by both rows."
+    import matplotlib.pyplot as plt
+    idx = np.linspace(0, len(pde.t) - 1, n_show).round().astype(int); g = pde.grid; ext = [g.x0, g.x0 + g.Lx, g.y0, g.y0 + g.Ly]
+    fig, axs = plt.subplots(2, n_show, figsize=(2.7 * n_show, 5.0), squeeze=False, constrained_layout=True)
+    for j, k in enumerate(idx):
+        vmax = float(max(pde.fields['u'][k].max(), walkers.fields['density'][k].max()))
+        for i, (f, name) in enumerate(((walkers.fields['density'][k], 'walkers'), (pde.fields['u'][k], 'PDE'))):
+            im = axs[i, j].imshow(f, origin='lower', extent=ext, cmap='magma', vmin=0, vmax=vmax)
+            axs[i, j].set_title(f'{name}, t = {pde.t[k]:.2g} s', fontsize=9); axs[i, j].set_xlabel('x (m)', fontsize=8)
+        axs[0, j].set_ylabel('y (m)', fontsize=8); axs[1, j].set_ylabel('y (m)', fontsize=8)
+        fig.colorbar(im, ax=axs[:, j], shrink=0.8, location='bottom', label='density (1/m²)')
+    return fig
+
+# %% ../../nbs/17_brownian.ipynb #35607fc7
+def plot_msd(walkers: SimResult, pde: SimResult):
+    "Mean squared displacement of the walkers, the spread of both densities less 2σ0², and the law 4Dt (m², against t in s)."
+    import matplotlib.pyplot as plt
+    p = pde.params; c0, D, t = (p['x0'], p['y0']), p['D'], pde.t
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    ax.plot(t, walkers.meta['msd'], 'o', ms=4, label=r'walkers: $\langle|x(t)-x(0)|^2\rangle$')
+    ax.plot(t, spread(walkers.fields['density'], walkers.grid, c0) - 2 * p['var0'], '^', ms=4, mfc='none', label=r'walker histogram: spread $-\,2\sigma_0^2$')
+    ax.plot(t, spread(pde.fields['u'], pde.grid, c0) - 2 * p['var0'], 's', ms=5, mfc='none', label=r'PDE density: spread $-\,2\sigma_0^2$')
+    ax.plot(t, 4 * D * t, 'k-', lw=1, label='$4Dt$')
+    ax.set_xlabel('t (s)'); ax.set_ylabel('mean squared displacement (m²)'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    fig.tight_layout(); return fig
 
 # %% ../../nbs/17_brownian.ipynb #f8278880
 def plot_brownian(res: SimResult):

@@ -154,7 +154,7 @@ def heat_equation(alpha, # diffusivity, m²/s, in [0.0001, 1]
         k = (2 if bc == 'periodic' else 1) * np.pi * m
         exact = np.exp(-alpha * 2 * k**2 * t)[:, None, None] * u[0]
         checks['max_abs_error_vs_exact'] = float(np.abs(u - exact).max())
-    return SimResult('heat_equation', t, {'u': u.astype(np.float32)}, dict(alpha=alpha, bc=bc, init=init, m=m, n=n), g, checks)
+    return SimResult('heat_equation', t, {'u': u.astype(np.float32)}, dict(alpha=alpha, bc=bc, init=init, m=m, n=n, dt=dt), g, checks)
 
 @register_simulation('diffusion_process', [ParamSpec('D', 0.01, 1e-4, 0.1, 'm²/s', 'diffusion coefficient', log=True),
                                            ParamSpec('var0', 0.002, 1e-4, 0.02, 'm²', 'initial variance of the release', log=True),

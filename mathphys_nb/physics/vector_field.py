@@ -148,7 +148,10 @@ def orbit_error(substeps: int, G: float = 1.0, r0: float = 0.3, t_end: float = 2
 
 # %% ../../nbs/15_vector_field.ipynb #f357b04e
 PRESETS = {
-    'source_vortex': [('source', 1.0, 0.0, 0.0), ('vortex', 1.0, 0.0, 0.0)],
+    'source_vortex': [('source', 1.0, -0.4, 0.0), ('vortex', 1.0, 0.4, 0.0)],     # apart, so the divergence and curl maps differ
+    'source': [('source', 1.0, 0.0, 0.0)],
+    'vortex': [('vortex', 1.0, 0.0, 0.0)],
+    'shear': [('shear', 1.0)],
     'source_sink': [('source', 1.0, -0.4, 0.0), ('sink', 1.0, 0.4, 0.0)],
     'vortex_pair': [('vortex', 1.0, -0.4, 0.0), ('vortex', -1.0, 0.4, 0.0)],
     'rankine_oval': [('uniform', 1.0), ('source', 2.0, -0.3, 0.0), ('sink', 2.0, 0.3, 0.0)],
@@ -186,7 +189,7 @@ def _fields(preset, strength, core_model, core, Q, xs, ys, gamma, xv, yv, shear,
 
 @register_simulation('curl_divergence', [*_P, ParamSpec('R', 0.4, 0.05, 0.9, 'm', 'radius of the Gauss circle')],
                     tiny=dict(n=32))
-def curl_divergence(preset, # preset flow: source_vortex | source_sink | vortex_pair | rankine_oval | half_body | shear_layer | none
+def curl_divergence(preset, # preset flow: source_vortex | source | vortex | shear | source_sink | vortex_pair | rankine_oval | half_body | shear_layer | none
                     strength, # scale of the preset strengths, in [-5, 5]
                     core_model, # core of point elements: lamb_oseen | rankine | algebraic
                     core, # core radius a, m, in [0.02, 0.5]
@@ -222,7 +225,7 @@ def curl_divergence(preset, # preset flow: source_vortex | source_sink | vortex_
                                       ParamSpec('substeps', 10, 1, 200, '', 'RK4 steps per frame', kind='int'),
                                       ParamSpec('seed', 0, 0, 2**31 - 1, '', 'random seed (tracer start)', kind='int')],
                     tiny=dict(n=32, n_particles=50, n_frames=3))
-def vector_field(preset, # preset flow: source_vortex | source_sink | vortex_pair | rankine_oval | half_body | shear_layer | none
+def vector_field(preset, # preset flow: source_vortex | source | vortex | shear | source_sink | vortex_pair | rankine_oval | half_body | shear_layer | none
                  strength, # scale of the preset strengths, in [-5, 5]
                  core_model, # core of point elements: lamb_oseen | rankine | algebraic
                  core, # core radius a, m, in [0.02, 0.5]

@@ -14,8 +14,9 @@ from .grid import Grid2D, laplacian, check_dt, _fused_for
 from .simulation import ParamSpec, SimResult, register_simulation
 
 # %% auto #0
-__all__ = ['wave_dt_limit', 'solve_wave', 'dalembert_error', 'sine_modes', 'fourier_modes', 'peak_frequency',
-           'mode_frequency_error', 'wave_decomposition', 'frequency_analysis', 'plot_wave', 'wave_validation']
+__all__ = ['wave_dt_limit', 'leapfrog_steps', 'solve_wave', 'leapfrog_omega', 'dalembert_error', 'sine_modes', 'fourier_modes',
+           'peak_frequency', 'mode_frequency_error', 'wave_decomposition', 'frequency_analysis', 'plot_wave',
+           'wave_validation']
 
 # %% ../../nbs/13_wave.ipynb #abb3d691
 def wave_dt_limit(c: float, # wave speed
@@ -24,6 +25,20 @@ def wave_dt_limit(c: float, # wave speed
     ) -> float:
     "Largest stable leapfrog step for u_tt = c²∇²u on the five-point stencil."
     return 1.0 / (abs(c) * math.sqrt(1 / dx**2 + 1 / dy**2))
+
+def leapfrog_steps(c: float, # wave speed
+                   grid: Grid2D, # the grid
+                   t_end: float, # final time
+                   n_frames: int, # frames returned, equally spaced from 0 to t_end
+                   courant: float = 0.5, # Courant number when dt is not given
+                   dt: float | None = None, # time step (overrides courant)
+    ) -> tuple[int, float]:
+    "(number of steps, step) `solve_wave` takes: `courant` × the CFL limit (or `dt`), rounded so frames fall on steps."
+    limit = wave_dt_limit(c, grid.dx, grid.dy)
+    dt = courant * limit if dt is None else check_dt(dt, limit, 'wave (leapfrog CFL)')
+    n_steps = max(n_frames - 1, math.ceil(t_end / dt - 1e-9))
+    n_steps = math.ceil(n_steps / (n_frames - 1)) * (n_frames - 1)
+    return n_steps, t_end / n_steps
 
 def solve_wave(u0, # (ny, nx) initial displacement
                v0, # (ny, nx) initial velocity
@@ -38,10 +53,7 @@ def solve_wave(u0, # (ny, nx) initial displacement
     "Leapfrog for u_tt = c²∇²u; returns (t, u (n_frames, ny, nx), energy (n_frames,)). `bc`: periodic | dirichlet."
     check_range(c, 0, None, 'c', lo_open=True); check_range(t_end, 0, None, 't_end', lo_open=True)
     if n_frames < 2: raise RangeError(f'n_frames must be >= 2, got {n_frames}')
-    limit = wave_dt_limit(c, grid.dx, grid.dy)
-    dt = courant * limit if dt is None else check_dt(dt, limit, 'wave (leapfrog CFL)')
-    n_steps = max(n_frames - 1, math.ceil(t_end / dt - 1e-9))
-    n_steps = math.ceil(n_steps / (n_frames - 1)) * (n_frames - 1); dt = t_end / n_steps
+    n_steps, dt = leapfrog_steps(c, grid, t_end, n_frames, courant, dt)
     every = n_steps // (n_frames - 1)
     L = lambda u: laplacian(u, grid.dx, grid.dy, bc)
     area = grid.dx * grid.dy
@@ -64,6 +76,17 @@ def solve_wave(u0, # (ny, nx) initial displacement
         prev, cur = cur, 2 * cur - prev + (c * dt)**2 * L(cur)
         if n % 64 == 0: check_finite(cur, 'u', 'the wave run blew up')
     return np.linspace(0, t_end, n_frames), xp.stack(frames), np.array(energies)
+
+# %% ../../nbs/13_wave.ipynb #4bc40601
+def leapfrog_omega(grid: Grid2D, # the grid (unit-square modes use Lx = Ly = 1)
+                   m: int, n: int, # mode numbers along x and y
+                   c: float, # wave speed
+                   dt: float, # time step
+    ) -> float:
+    "Angular frequency of the clamped sine mode (m, n) under leapfrog + five-point stencil; nan past the CFL limit."
+    s = (c * dt / 2) * math.sqrt(4 / grid.dx**2 * math.sin(m * math.pi * grid.dx / (2 * grid.Lx))**2
+                                 + 4 / grid.dy**2 * math.sin(n * math.pi * grid.dy / (2 * grid.Ly))**2)
+    return 2 / dt * math.asin(s) if s <= 1 else float('nan')
 
 # %% ../../nbs/13_wave.ipynb #62e37a9a
 def dalembert_error(n: int, # cells in x
@@ -157,13 +180,14 @@ def frequency_analysis(c, # wave speed, m/s, in [0.1, 4]
     mn = [(int(a), int(b)) for a, b in rng.choice(np.arange(1, 5), size=(n_modes, 2))]
     mn = list(dict.fromkeys(mn))
     u0 = sum(rng.uniform(0.5, 1) * np.sin(m * np.pi * X) * np.sin(k * np.pi * Y) for m, k in mn)
-    t, u, E = solve_wave(u0, 0 * X, g, c, t_end, n_frames, 'dirichlet')
+    t, u, E = solve_wave(u0, 0 * X, g, c, t_end, n_frames, 'dirichlet'); dt = leapfrog_steps(c, g, t_end, n_frames)[1]
     amps = sine_modes(u, 4)
     rows = [(m, k, peak_frequency(amps[:, m - 1, k - 1], t[1] - t[0]), c * np.pi * np.hypot(m, k)) for m, k in mn]
     checks = {'max_rel_freq_error': float(max(abs(w - we) / we for *_, w, we in rows)),
               'energy_rel_drift': float(np.abs(E - E[0]).max() / E[0])}
     return SimResult('frequency_analysis', t, {'u': u.astype(np.float32)}, dict(c=c, n=n), g, checks,
-                     {'modes': mn, 'measured_omega': [r[2] for r in rows], 'exact_omega': [r[3] for r in rows]})
+                     {'modes': mn, 'measured_omega': [r[2] for r in rows], 'exact_omega': [r[3] for r in rows], 'dt': dt,
+                      'discrete_omega': [leapfrog_omega(g, m, k, c, dt) for m, k in mn]})
 
 # %% ../../nbs/13_wave.ipynb #10e7f63c
 def plot_wave(res: SimResult, n_show: int = 4):

@@ -177,7 +177,8 @@ class CompressionExplorer:
         self.source.observe(lambda c: self.use_source(c['new']), names='value')
         self.given = f4
         self.update()
-        self.widget = w.VBox([w.HBox([self.original.widget, self.recon.widget, self.error.widget]),
+        self.widget = w.VBox([w.HBox([self.original.widget, self.recon.widget, self.error.widget],       # wraps below the notebook's width
+                                     layout=w.Layout(flex_flow='row wrap', width='100%')),
                               self.ratio, self.level, self.source, self.metrics])
 
     def _on_level(self, change):

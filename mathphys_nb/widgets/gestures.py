@@ -19,8 +19,8 @@ __all__ = ['GESTURES', 'DRAW_EQUATIONS', 'series_png', 'PointProbe', 'paint', 'D
 GESTURES = {
     'PINCH': ('compression rate', 'CompressionExplorer ratio slider (and its student levels)'),
     'SPREAD': ('simulation speed', 'FieldViewer speed slider: playback rate in the browser'),
-    'GRAB': ('move an object', 'OrbitControls on every viewer: drag to rotate, right-drag to pan, wheel to zoom'),
-    'POINT': ('analyse a point', 'PointProbe: a pythreejs Picker on the surface, value and time series'),
+    'GRAB': ('move an object', 'every FieldViewer surface: drag to turn it, wheel to zoom'),
+    'POINT': ('analyse a point', 'PointProbe: click the viewer, read the value and its time series'),
     'DRAW': ('set the initial condition', 'DrawPad: paint u0 with the pointer, then simulate from it'),
 }
 
@@ -38,24 +38,18 @@ def series_png(t, series, label: str = 'u', mark: int | None = None) -> bytes:
     return buf.getvalue()
 
 class PointProbe:
-    "POINT: click the viewer's surface to read the value under the pointer and plot its time series."
+    "POINT: click the viewer to read the value under the pointer and plot its time series."
     def __init__(self, viewer: FieldViewer, label: str = 'u'):
         import ipywidgets as w
-        import pythreejs as p3
         self.viewer, self.label = viewer, label
-        self.picker = p3.Picker(controlling=viewer.mesh, event='click')
-        viewer.renderer.controls = list(viewer.renderer.controls) + [self.picker]
-        viewer.on_rebuild.append(self._follow)
-        self.text = w.HTML('<i>click the surface to read a value</i>')
+        self.text = w.HTML('<i>click the field to read a value</i>')
         self.plot = w.Image(format='png', layout=w.Layout(width='300px'))
         self.picked: tuple[int, int] | None = None
-        self.picker.observe(self._on_pick, names='point')
-        self.widget = w.VBox([viewer.widget, w.HBox([self.plot, self.text])])
-
-    def _follow(self, viewer): self.picker.controlling = viewer.mesh
+        viewer.canvas.observe(self._on_pick, names='picked')
+        self.widget = w.VBox([viewer.widget, w.HBox([self.plot, self.text], layout=w.Layout(flex_flow='row wrap'))])
 
     def _on_pick(self, change):
-        x, y, _ = change['new']
+        x, y = change['new'][:2]
         self.probe(*grid_index(x, y, self.viewer.shape[1:], self.viewer.extent))
 
     def probe(self, iy: int, ix: int) -> tuple[float, np.ndarray]:
@@ -63,16 +57,16 @@ class PointProbe:
         ny, nx = self.viewer.shape[1:]
         if not (0 <= iy < ny and 0 <= ix < nx): raise RangeError(f'grid point ({iy}, {ix}) is outside the {ny}×{nx} grid')
         k = min(self.viewer.slider.value, self.viewer.shape[0] - 1)
-        series = self.viewer.frames[:, iy, ix].astype(float); value = float(series[k])
+        series = self.viewer.frames[:, iy, ix].astype(float); value = float(series[k]); lab = self.viewer.label
         self.picked = (iy, ix)
-        self.text.value = (f'{self.label}[{iy}, {ix}] = <b>{value:.4g}</b> at t = {self.viewer.t[k]:.3g}<br>'
-                           f'over time: min {series.min():.3g}, max {series.max():.3g}')
+        self.text.value = (f'{self.label}[{iy}, {ix}] = <b>{value:.4g}</b> at {lab} = {self.viewer.t[k]:.3g}<br>'
+                           f'over {lab}: min {series.min():.3g}, max {series.max():.3g}')
         self.plot.value = series_png(self.viewer.t[:len(series)], series, self.label, k)
         return value, series
 
     def _ipython_display_(self):
         from IPython.display import display
-        display(self.widget); self.viewer.start()
+        display(self.widget)
 
 # %% ../../nbs/53_gestures.ipynb #d3031583
 def paint(u, x: float, y: float, radius: float = 0.08, amplitude: float = 1.0, extent=(-1.0, 1.0, -1.0, 1.0), clip: float = 2.0):
@@ -93,13 +87,9 @@ class DrawPad:
         self.n, self.n_frames = n, n_frames
         self.u0 = np.zeros((n, n), np.float32)
         self.pad = FieldViewer(self.u0, mode='image', vmin=-1, vmax=1, cmap='RdBu_r', width=width, height=height, title='paint u₀ here')
-        self.pad.renderer.controls = []                           # no orbit on the pad: dragging paints
-        import pythreejs as p3
-        self.picker = p3.Picker(controlling=self.pad.mesh, event='click', point=[1e9, 1e9, 1e9])
-        self.pad.renderer.controls = [self.picker]
-        self.picker.observe(self._on_pick, names='point')
+        self.pad.canvas.interaction = 'paint'                     # pressing and dragging paint (no turning)
+        self.pad.canvas.observe(self._on_pick, names='picked')
         self.pen = w.ToggleButton(value=False, description='pen (paint on move)', icon='pencil')
-        self.pen.observe(lambda c: setattr(self.picker, 'event', 'mousemove' if c['new'] else 'click'), names='value')
         self.radius = w.FloatSlider(value=0.12, min=0.03, max=0.4, step=0.01, description='brush r')
         self.amplitude = w.FloatSlider(value=0.5, min=-1, max=1, step=0.05, description='amplitude')
         self.equation = w.Dropdown(options=list(DRAW_EQUATIONS), value=check_choice(equation, DRAW_EQUATIONS, 'pad equation'), description='PDE')
@@ -111,14 +101,13 @@ class DrawPad:
                                          title='the simulation from your u₀')
         self.strokes = 0
         self.widget = w.VBox([w.HBox([self.pen, self.clear]), w.HBox([self.radius, self.amplitude]),
-                              w.HBox([self.pad.renderer, self.result_viewer.widget]),
+                              w.HBox([self.pad.widget, self.result_viewer.widget], layout=w.Layout(flex_flow='row wrap')),
                               w.HBox([self.equation, self.t_end, self.go]), self.status])
 
     def _on_pick(self, change):
-        x, y, _ = change['new']
-        if abs(x) > 1e8: return                                   # our own reset below
+        x, y, _, move = change['new']                             # a press, or (move = 1) a drag with the pen on
+        if move and not self.pen.value: return
         self.stroke(x, y)
-        self.picker.point = [1e9, 1e9, 1e9]                       # so that a second click on the same spot paints again
 
     def stroke(self, x: float, y: float):
         "Paint at world point (x, y) with the current brush."
@@ -146,4 +135,4 @@ class DrawPad:
 
     def _ipython_display_(self):
         from IPython.display import display
-        display(self.widget); self.pad.start(); self.result_viewer.start()     # the pad's loop redraws its painted buffer
+        display(self.widget)

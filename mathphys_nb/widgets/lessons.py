@@ -5,7 +5,11 @@
 # %% ../../nbs/55_lesson_kit.ipynb #291f50a6
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
+from fastcore.basics import patch
 
 from ..core import RangeError
 from ..physics.grid import Grid2D
@@ -15,7 +19,12 @@ from .concept_map import frames_of
 
 # %% auto #0
 __all__ = ['result_viewer', 'SideBySide', 'side_by_side', 'drum_mode', 'drum_omega', 'standing_wave', 'plot_standing_wave',
-           'lesson_table']
+           'answers_made', 'Answer', 'Predict', 'StepCheck', 'check_update', 'check_heat_step', 'check_wave_step',
+           'run_steps', 'observed_orders', 'plot_convergence', 'format_rows', 'drum_convergence', 'cfl_table',
+           'wave_cfl_experiment', 'heat_cfl_experiment', 'mode_decay', 'plot_mode_decay', 'check_divergence',
+           'plot_div_curl', 'check_sine_coefficient', 'count_modes', 'plot_mode_amplitudes', 'plot_omegas',
+           'describe_matrix', 'matrix_text', 'plot_linear', 'check_euler_step', 'euler_stability', 'euler_convergence',
+           'MatrixExplorer', 'lesson_table']
 
 # %% ../../nbs/55_lesson_kit.ipynb #43648dd2
 def result_viewer(res: SimResult, field: str | None = None, **kw) -> FieldViewer:
@@ -60,20 +69,502 @@ def standing_wave(m: int = 2, n: int = 1, c: float = 1.0, N: int = 32, periods: 
     u0 = drum_mode(g, m, n, c, [0.0])[0]
     t, u, energy = solve_wave(u0, 0 * u0, g, c, t_end, n_frames, 'dirichlet')
     exact = drum_mode(g, m, n, c, t)
-    return dict(t=t, solver=np.asarray(u, np.float32), analytic=exact.astype(np.float32), omega=om, grid=g,
+    return dict(t=t, solver=np.asarray(u, np.float32), analytic=exact.astype(np.float32), omega=om, grid=g, mode=(m, n), c=c,
                 max_error=float(np.abs(u - exact).max()), energy_drift=float(np.abs(energy - energy[0]).max() / energy[0]))
 
 def plot_standing_wave(sw: dict, point=(0.25, 0.25)):
-    "Left: solver and analytic value at `point` over time (the overlay); right: the solver's frame at t = 0."
+    "Left: solver and analytic value over time at the cell centre nearest `point`; right: the solver at t = 0 with its nodal lines."
     import matplotlib.pyplot as plt
-    g = sw['grid']; ix = int(point[0] * g.nx); iy = int(point[1] * g.ny)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={'width_ratios': [1.6, 1]})
+    g = sw['grid']; (m, n) = sw['mode']
+    ix = int(np.clip(round((point[0] - g.x0) / g.dx - 0.5), 0, g.nx - 1)); iy = int(np.clip(round((point[1] - g.y0) / g.dy - 0.5), 0, g.ny - 1))
+    px, py = g.x()[ix], g.y()[iy]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={'width_ratios': [1.5, 1]}, layout='constrained')
     a.plot(sw['t'], sw['analytic'][:, iy, ix], 'k-', lw=2, label='analytic mode')
     a.plot(sw['t'], sw['solver'][:, iy, ix], 'o', ms=3.5, color='C1', label='wave solver')
-    a.set_xlabel('t'); a.set_ylabel(f'u at (x, y) = {point}'); a.legend(fontsize=8); a.grid(alpha=0.3)
-    b.imshow(sw['solver'][0], origin='lower', cmap='RdBu_r', vmin=-1, vmax=1, extent=[0, g.Lx, 0, g.Ly])
-    b.set_title('t = 0: nodal lines where u = 0', fontsize=9)
-    fig.tight_layout(); return fig
+    a.set_xlabel('t (s)'); a.set_ylabel(f'u at the cell centre ({px:.3f}, {py:.3f})'); a.legend(fontsize=8); a.grid(alpha=0.3)
+    im = b.imshow(sw['solver'][0], origin='lower', cmap='RdBu_r', vmin=-1, vmax=1, extent=[g.x0, g.x0 + g.Lx, g.y0, g.y0 + g.Ly])
+    for j in range(1, m): b.axvline(g.x0 + j * g.Lx / m, color='k', lw=1.5, ls='--')
+    for j in range(1, n): b.axhline(g.y0 + j * g.Ly / n, color='k', lw=1.5, ls='--')
+    b.plot([px], [py], 'o', mfc='none', mec='k', ms=8)
+    b.set_xlabel('x (m)'); b.set_ylabel('y (m)'); fig.colorbar(im, ax=b, label='u (m)')
+    b.set_title(f'mode ({m},{n}) at t = 0; dashed: nodal lines u = 0; ring: the probed cell', fontsize=8)
+    return fig
+
+# %% ../../nbs/55_lesson_kit.ipynb #77cc0b33
+_MADE: list = []          # every Answer made in this kernel, in order (the browser test reads the right answers from here)
+
+def answers_made() -> list:
+    "The `Answer`s made in this kernel, in order."
+    return list(_MADE)
+
+def _number(value) -> float:
+    "A number from a float, an int or text ('0.35', '1,5', '3/4'); anything else raises RangeError."
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool): return float(value)
+    s = str(value).strip().replace(',', '.').replace(' ', '')
+    try:
+        if s.count('/') == 1: a, b = s.split('/'); return float(a) / float(b)
+        return float(s)
+    except (ValueError, ZeroDivisionError): raise RangeError(f'enter a number such as 0.35 or 3/4, got {value!r}') from None
+
+# %% ../../nbs/55_lesson_kit.ipynb #1e7b13de
+class Answer:
+    "A checked exercise: a number within a tolerance, or one of `choices`; `check(value)` says right or wrong, with a hint."
+    def __init__(self, question: str, # the question, shown above the answer box
+                 expected, # the right answer, or a callable returning it (evaluated at each check: the student's own run)
+                 *, tol: float | None = None, # absolute tolerance
+                 rel: float | None = None, # relative tolerance (2 % when neither is given)
+                 choices=None, # the options of a choice question (expected is one of them)
+                 hint: str = '', # shown after a wrong answer
+                 explain: str = '', # shown after a right answer
+                 unit: str = ''): # unit of the number, shown beside the box
+        self.question, self._expected, self.choices, self.hint, self.explain, self.unit = question, expected, choices, hint, explain, unit
+        self.tol, self.rel = tol, (0.02 if tol is None and rel is None else rel)
+        self.verdict, self.message, self._widget = None, '', None
+        if choices is not None and expected not in choices and not callable(expected):
+            raise RangeError(f'expected answer {expected!r} is not one of the choices {list(choices)}')
+        _MADE.append(self)
+
+    def expected_value(self):
+        "The right answer now (a callable `expected` is evaluated, so it follows the student's run)."
+        return self._expected() if callable(self._expected) else self._expected
+
+    def tolerance(self) -> float:
+        "The accepted distance from the right answer: the larger of the absolute and relative tolerances."
+        return max(self.tol or 0.0, (self.rel or 0.0) * abs(float(self.expected_value())))
+
+# %% ../../nbs/55_lesson_kit.ipynb #7f047aa8
+@patch
+def check(self: Answer, value) -> bool:
+    "Is `value` right? Sets `verdict` ('right' | 'wrong') and `message` (with the hint when wrong)."
+    want = self.expected_value()
+    if self.choices is not None:
+        ok = str(value) == str(want); got = str(value)
+    else:
+        try: got = _number(value)
+        except RangeError as e: self.verdict, self.message = 'wrong', f'Not a number: {e}.'; return False
+        ok = abs(got - float(want)) <= self.tolerance()
+    if ok: self.message = f'Right: {want:.4g}{" " + self.unit if self.unit else ""}. {self.explain}'.strip() if self.choices is None else f'Right. {self.explain}'.strip()
+    else:
+        side = '' if self.choices is not None else (' (too large)' if got > float(want) else ' (too small)')
+        self.message = f'Not yet: {got}{side}. ' + (f'Hint: {self.hint}' if self.hint else 'Try again.')
+    self.verdict = 'right' if ok else 'wrong'
+    return ok
+
+# %% ../../nbs/55_lesson_kit.ipynb #ccaa6b88
+@patch
+def widget(self: Answer):
+    "The answer box: the question, a text box (or a menu of choices), a check button and the verdict."
+    if self._widget is not None: return self._widget
+    import ipywidgets as w
+    box = (w.Dropdown(options=['(choose)', *map(str, self.choices)], layout=w.Layout(width='220px')) if self.choices is not None
+           else w.Text(placeholder='your answer', continuous_update=False, layout=w.Layout(width='160px')))
+    button, out = w.Button(description='check', button_style='info', layout=w.Layout(width='80px')), w.HTML()
+    out.add_class('mp-verdict')
+    def run(*_):
+        ok = self.check(box.value); colour = '#1a7f37' if ok else '#b42318'
+        out.value = f'<span style="color:{colour}"><b>{"✓" if ok else "✗"}</b> {self.message}</span>'
+    button.on_click(run)
+    self._widget = w.VBox([w.HTML(f'<b>Exercise.</b> {self.question}'), w.HBox([box, w.Label(self.unit), button]), out])
+    self._widget.add_class('mp-answer'); self._widget.box, self._widget.button, self._widget.verdict = box, button, out
+    return self._widget
+
+@patch
+def _ipython_display_(self: Answer):
+    from IPython.display import display
+    display(self.widget())
+
+# %% ../../nbs/55_lesson_kit.ipynb #757de75e
+class Predict:
+    "A prediction box: the student enters a number before the run; `reveal(computed)` shows both side by side."
+    def __init__(self, question: str, # what to predict
+                 unit: str = ''): # its unit
+        self.question, self.unit, self.value, self._widget = question, unit, None, None
+
+    def set(self, value) -> 'Predict':
+        "Record the prediction (a number or text such as '3/4')."
+        self.value = _number(value); return self
+
+    def text(self, computed: float) -> str:
+        "One line: the prediction beside the computed value and their relative difference."
+        u = f' {self.unit}' if self.unit else ''
+        if self.value is None: return f'No prediction entered. The run gives {computed:.4g}{u}.'
+        d = abs(self.value - computed) / max(abs(computed), 1e-300)
+        return f'You predicted {self.value:.4g}{u}; the run gives {computed:.4g}{u} (off by {100 * d:.3g} %).'
+
+    def reveal(self, computed: float):
+        "Print the prediction beside `computed` (reads the box first if it was displayed); `text` returns the line."
+        if self._widget is not None and self._widget.box.value.strip(): self.set(self._widget.box.value)
+        print(self.text(float(computed)))
+
+# %% ../../nbs/55_lesson_kit.ipynb #ac656700
+@patch
+def widget(self: Predict):
+    "The question and a box to type the prediction into (read by `reveal`)."
+    if self._widget is None:
+        import ipywidgets as w
+        box = w.Text(placeholder='your prediction', layout=w.Layout(width='160px'))
+        self._widget = w.VBox([w.HTML(f'<b>Predict first.</b> {self.question}'), w.HBox([box, w.Label(self.unit)])])
+        self._widget.add_class('mp-predict'); self._widget.box = box
+    return self._widget
+
+@patch
+def _ipython_display_(self: Predict):
+    from IPython.display import display
+    display(self.widget())
+
+# %% ../../nbs/55_lesson_kit.ipynb #63583c25
+@dataclass
+class StepCheck:
+    "Result of checking a student's update line: largest difference to the library, pass/fail and a message."
+    max_error: float
+    passed: bool
+    message: str
+    state: object = None
+    def __repr__(self): return self.message
+
+def _last(s): return s[-1] if isinstance(s, tuple) else s
+
+# %% ../../nbs/55_lesson_kit.ipynb #0b201013
+def check_update(step, # the student's update: state -> next state
+                 reference, # the library's state after `n_steps` (an array), or a callable (state0, n_steps) -> it
+                 state0, # the start: an array, or (u_prev, u_now) for two-level schemes
+                 n_steps: int = 10, # steps to take
+                 tol: float = 1e-8, # largest accepted difference, relative to the size of the reference
+                 hint: str = '', # shown when the check fails
+    ) -> StepCheck:
+    "Run the student's `step` `n_steps` times from `state0` and compare with the library's answer on the same grid."
+    ref = np.asarray(reference(state0, n_steps) if callable(reference) else reference, np.float64)
+    s = state0
+    try:
+        for _ in range(n_steps): s = step(s)
+        got = np.asarray(_last(s), np.float64)
+    except Exception as e: return StepCheck(math.inf, False, f'Your update raised {type(e).__name__}: {e}. {hint}'.strip())
+    if got.shape != ref.shape: return StepCheck(math.inf, False, f'Your update returns shape {got.shape}, expected {ref.shape}. {hint}'.strip())
+    err = float(np.abs(got - ref).max()) if np.isfinite(got).all() else math.inf; scale = max(float(np.abs(ref).max()), 1e-300)
+    ok = err <= tol * scale
+    msg = (f'Passed: after {n_steps} steps your update matches the library solver (largest difference {err:.1e}).' if ok else
+           f'Not yet: after {n_steps} steps the largest difference to the library solver is {err:.3g} '
+           f'(the field is about {scale:.3g} in size). {"Hint: " + hint if hint else ""}').strip()
+    return StepCheck(err, ok, msg, s)
+
+# %% ../../nbs/55_lesson_kit.ipynb #ff9bfec0
+def _smooth_start(n: int, bc: str = 'periodic', seed: int = 0) -> np.ndarray:
+    "A smooth random field on the unit square (a few sine modes), periodic or zero on the walls."
+    rng = np.random.default_rng(seed); g = Grid2D(n, n); X, Y = g.mesh(); u = np.zeros_like(X); f = 2 if bc == 'periodic' else 1
+    for a, b in rng.integers(1, 5, size=(6, 2)): u += rng.normal() * np.sin(f * np.pi * a * X + (rng.uniform(0, 6.3) if f == 2 else 0)) * np.sin(f * np.pi * b * Y)
+    return u
+
+def check_heat_step(heat_step, # the student's update: heat_step(u, alpha, dt, dx) -> next u (periodic walls)
+                    n: int = 32, alpha: float = 0.05, n_steps: int = 20, courant: float = 0.9) -> StepCheck:
+    "Check one explicit heat step (forward Euler, five-point Laplacian) against `heat.solve_diffusion`."
+    from mathphys_nb.physics.heat import solve_diffusion
+    from mathphys_nb.physics.grid import diffusion_dt_limit
+    g = Grid2D(n, n); dt = courant * diffusion_dt_limit(alpha, g.dx, g.dy); u0 = _smooth_start(n)
+    ref = lambda u, k: solve_diffusion(u, g, alpha, k * dt, 2, 'periodic', dt=dt)[1][-1]
+    return check_update(lambda u: heat_step(u, alpha, dt, g.dx), ref, u0, n_steps,
+                        hint='u + alpha*dt/dx**2 * (sum of the four neighbours − 4u); np.roll(u, 1, axis=0) is the neighbour below')
+
+# %% ../../nbs/55_lesson_kit.ipynb #80250ccf
+def check_wave_step(wave_step, # the student's update: wave_step(u_prev, u, c, dt, dx) -> next u (clamped walls)
+                    n: int = 32, c: float = 1.0, n_steps: int = 20, courant: float = 0.5, mode=(2, 1)) -> StepCheck:
+    "Check one leapfrog step of u_tt = c²∇²u against `wave.solve_wave` on the clamped unit square, from a drum mode."
+    from mathphys_nb.physics.wave import solve_wave, wave_dt_limit
+    from mathphys_nb.physics.grid import laplacian
+    g = Grid2D(n, n); dt = courant * wave_dt_limit(c, g.dx, g.dy); u0 = drum_mode(g, *mode, c, [0.0])[0]
+    u1 = u0 + 0.5 * (c * dt)**2 * laplacian(u0, g.dx, g.dy, 'dirichlet')           # the solver's first step from rest
+    ref = lambda s, k: solve_wave(u0, 0 * u0, g, c, (k + 1) * dt, 2, 'dirichlet', dt=dt)[1][-1]
+    return check_update(lambda s: (s[1], wave_step(s[0], s[1], c, dt, g.dx)), ref, (u0, u1), n_steps,
+                        hint='2*u − u_prev + (c*dt/dx)**2 * (four neighbours − 4u); pad(u, 1, "dirichlet") gives the neighbours at the walls')
+
+def run_steps(step, # state -> next state (e.g. the student's update with dt fixed)
+              state0, # the start
+              n_steps: int, # steps to take at most
+              every: int = 1, # keep every `every`-th state
+    ) -> dict:
+    "Repeat `step`; stop early if the field stops being finite. Returns frames, steps, peak |u| per kept step, blew_up."
+    s, frames, peaks, k = state0, [np.asarray(_last(state0), float)], [float(np.abs(_last(state0)).max())], 0
+    with np.errstate(over='ignore', invalid='ignore'):
+        for k in range(1, n_steps + 1):
+            s = step(s); u = np.asarray(_last(s), float)
+            if k % every == 0 or not np.isfinite(u).all(): frames.append(u); peaks.append(float(np.abs(u).max()))
+            if not np.isfinite(u).all() or peaks[-1] > 1e8 * max(peaks[0], 1e-300): break
+    return dict(frames=np.stack(frames), steps=k, peak=np.array(peaks), blew_up=not peaks[-1] < 1e3 * max(peaks[0], 1e-300))
+
+# %% ../../nbs/55_lesson_kit.ipynb #09987b8a
+def observed_orders(ns, errors) -> np.ndarray:
+    "Slopes log(e_i/e_{i+1}) / log(N_{i+1}/N_i) between successive resolutions."
+    ns, e = np.asarray(ns, float), np.asarray(errors, float)
+    return np.log(e[:-1] / e[1:]) / np.log(ns[1:] / ns[:-1])
+
+def plot_convergence(ns, errors, order: float = 2, xlabel: str = 'N (cells per side)', ylabel: str = 'largest error',
+                     title: str = '', ax=None):
+    "Log–log error against resolution, with a dashed line of slope −`order` through the first point."
+    import matplotlib.pyplot as plt
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.6, 3.4), layout='constrained')
+    ns, e = np.asarray(ns, float), np.asarray(errors, float)
+    ax.loglog(ns, e, 'o-', label='measured'); ax.loglog(ns, e[0] * (ns[0] / ns)**order, 'k--', lw=1, label=f'slope −{order:g}')
+    ax.set_xticks(ns, [f'{v:g}' for v in ns], minor=False); ax.xaxis.set_minor_locator(plt.NullLocator())   # the resolutions run
+    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    ax.set_title(title or f'observed orders: {", ".join(f"{o:.2f}" for o in observed_orders(ns, e))}', fontsize=9)
+    return fig
+
+def format_rows(rows: list[dict], digits: int = 4) -> str:
+    "Rows of dicts as an aligned text table (numbers to `digits` significant digits)."
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    cell = lambda v: f'{v:.{digits}g}' if isinstance(v, (float, np.floating)) else str(v)
+    table = [cols] + [[cell(r.get(c, '')) for c in cols] for r in rows]; w = [max(len(r[i]) for r in table) for i in range(len(cols))]
+    return '\n'.join('  '.join(s.rjust(k) for s, k in zip(r, w)) for r in table)
+
+# %% ../../nbs/55_lesson_kit.ipynb #7f2db536
+def drum_convergence(m: int = 2, n: int = 1, c: float = 1.0, Ns=(16, 32, 64)) -> dict:
+    "The standing-wave error over one period at each grid size N: {'N', 'error', 'order'}."
+    errs = np.array([standing_wave(m, n, c, N=int(N), n_frames=41)['max_error'] for N in Ns])
+    return {'N': np.asarray(Ns), 'error': errs, 'order': observed_orders(Ns, errs)}
+
+def cfl_table(make_step, # value -> the step function (state -> next state) run at that value
+              state0, # the start
+              values, # the time steps (or Courant numbers) to try
+              n_steps: int = 400, # steps per run
+              name: str = 'dt', # what the values are
+    ) -> list[dict]:
+    "For each value: did the field stay bounded? Rows {name, steps, growth = final peak / first peak, stable}."
+    rows = []
+    for v in values:
+        r = run_steps(make_step(v), state0, n_steps)
+        rows.append({name: float(v), 'steps': r['steps'], 'growth': float(r['peak'][-1] / r['peak'][0]), 'stable': not r['blew_up']})
+    return rows
+
+# %% ../../nbs/55_lesson_kit.ipynb #75634e0b
+def wave_cfl_experiment(wave_step, # the student's update wave_step(u_prev, u, c, dt, dx)
+                        courants=(0.5, 0.7, 0.72, 0.8), # Courant numbers C = c·dt/dx to try (the limit is 1/√2 ≈ 0.707)
+                        N: int = 32, c: float = 1.0, n_steps: int = 400, mode=(2, 1), seed: int = 0) -> list[dict]:
+    "Run the student's wave step from a drum mode (+1e-6 noise) at each Courant number; rows of `cfl_table`."
+    from mathphys_nb.physics.grid import laplacian
+    g = Grid2D(N, N); u0 = drum_mode(g, *mode, c, [0.0])[0] + 1e-6 * np.random.default_rng(seed).normal(size=g.shape)
+    def make(C):
+        dt = C * g.dx / c
+        return lambda s: (s[1], wave_step(s[0], s[1], c, dt, g.dx))
+    rows = []
+    for C in courants:
+        u1 = u0 + 0.5 * (c * C * g.dx / c)**2 * laplacian(u0, g.dx, g.dy, 'dirichlet')
+        rows += cfl_table(make, (u0, u1), [C], n_steps, 'courant C')
+    return rows
+
+def heat_cfl_experiment(heat_step, # the student's update heat_step(u, alpha, dt, dx)
+                        fractions=(0.5, 0.9, 1.05, 1.2), # dt as a fraction of the limit Δx²/(4α)
+                        n: int = 32, alpha: float = 0.05, n_steps: int = 400, seed: int = 0) -> list[dict]:
+    "Run the student's heat step (periodic) from a smooth field (+1e-6 noise) at dt = fraction × limit; rows of `cfl_table`."
+    from mathphys_nb.physics.grid import diffusion_dt_limit
+    g = Grid2D(n, n); lim = diffusion_dt_limit(alpha, g.dx, g.dy)
+    u0 = _smooth_start(n) + 1e-6 * np.random.default_rng(seed).normal(size=g.shape)
+    return cfl_table(lambda f: (lambda u: heat_step(u, alpha, f * lim, g.dx)), u0, fractions, n_steps, 'dt / limit')
+
+# %% ../../nbs/55_lesson_kit.ipynb #b894fd1e
+def mode_decay(res: SimResult) -> dict:
+    "Amplitude A(t) of a one-mode heat run, its fitted decay rate, the exact α|k|² and the grid's rate (space and time steps): t, A, rate, exact_rate, grid_rate."
+    p = res.params
+    if p.get('init') != 'mode': raise RangeError(f"mode_decay needs a heat run started from one mode (init='mode'), got init={p.get('init')!r}")
+    u = res.fields['u'].astype(np.float64); u0 = u[0]; A = (u * u0).sum((1, 2)) / (u0 * u0).sum(); g = res.grid
+    k = (2 if p['bc'] == 'periodic' else 1) * np.pi * p['m']
+    from mathphys_nb.physics.grid import diffusion_dt_limit
+    lam = p['alpha'] * (4 / g.dx**2 * np.sin(k * g.dx / 2)**2 + 4 / g.dy**2 * np.sin(k * g.dy / 2)**2)     # the grid Laplacian's rate
+    T = res.t[1] - res.t[0]; h = T / math.ceil(T / (p.get('dt') or 0.9 * diffusion_dt_limit(p['alpha'], g.dx, g.dy)) - 1e-9)
+    grid_rate = -math.log(1 - h * lam) / h                                                                 # and forward Euler's, step h
+    rate = -np.polyfit(res.t, np.log(A), 1)[0]
+    return dict(t=res.t, A=A, rate=float(rate), exact_rate=float(p['alpha'] * 2 * k**2), grid_rate=float(grid_rate), k2=float(2 * k**2))
+
+def plot_mode_decay(d: dict):
+    "ln A(t) of the run (dots) against the exact line −α|k|²t."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(4.8, 3.4), layout='constrained')
+    ax.plot(d['t'], np.log(d['A']), 'o', ms=4, label=f'the run: slope −{d["rate"]:.4g}')
+    ax.plot(d['t'], -d['exact_rate'] * d['t'], 'k-', lw=1, label=f'−α|k|²t: slope −{d["exact_rate"]:.4g}')
+    ax.set_xlabel('t (s)'); ax.set_ylabel('ln A(t)'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    return fig
+
+# %% ../../nbs/55_lesson_kit.ipynb #38bc273d
+def check_divergence(div, # the student's div(vx, vy, dx) -> (n, n) or interior (n-2, n-2)
+                     n: int = 48, preset: str = 'source_vortex') -> StepCheck:
+    "Compare the student's centred divergence with `grid.divergence` on the interior of a preset flow."
+    from mathphys_nb.physics.simulation import run_simulation
+    from mathphys_nb.physics.grid import divergence
+    r = run_simulation('curl_divergence', preset=preset, n=n); v = r.fields['velocity'][0].astype(np.float64); g = r.grid
+    ref = divergence(v[..., 0], v[..., 1], g.dx, g.dy, 'open')[1:-1, 1:-1]
+    hint = '(vx[1:-1, 2:] − vx[1:-1, :-2]) / (2 dx) + (vy[2:, 1:-1] − vy[:-2, 1:-1]) / (2 dx): x is the second index'
+    try: got = np.asarray(div(v[..., 0], v[..., 1], g.dx), np.float64)
+    except Exception as e: return StepCheck(math.inf, False, f'Your divergence raised {type(e).__name__}: {e}. Hint: {hint}')
+    if got.shape == (n, n): got = got[1:-1, 1:-1]
+    if got.shape != ref.shape: return StepCheck(math.inf, False, f'Your divergence has shape {got.shape}; expected ({n}, {n}) or ({n-2}, {n-2}).')
+    err = float(np.abs(got - ref).max()); ok = err <= 1e-9 * np.abs(ref).max()
+    return StepCheck(err, ok, f'Passed: your divergence matches the library to {err:.1e}.' if ok else
+                     f'Not yet: largest difference {err:.3g} (the divergence peaks at {np.abs(ref).max():.3g}). Hint: {hint}')
+
+# %% ../../nbs/55_lesson_kit.ipynb #43a30904
+def plot_div_curl(flow: SimResult, tracers: SimResult | None = None):
+    "Divergence (with the Gauss circle) and curl maps, zero-centred with colour bars; streamlines and tracers."
+    import matplotlib.pyplot as plt
+    g = flow.grid; ext = [g.x0, g.x0 + g.Lx, g.y0, g.y0 + g.Ly]; (xc, yc), R = flow.meta['gauss_center'], flow.meta['R']
+    fig, axs = plt.subplots(1, 3, figsize=(12, 3.6), layout='constrained')
+    for ax, name in zip(axs[:2], ('divergence', 'curl')):
+        f = flow.fields[name][0]; top = float(np.abs(f).max()) or 1.0
+        im = ax.imshow(f, origin='lower', cmap='RdBu_r', vmin=-top, vmax=top, extent=ext); fig.colorbar(im, ax=ax, label=f'{name} (1/s)')
+        ax.set_title(name, fontsize=9); ax.set_xlabel('x (m)'); ax.set_ylabel('y (m)')
+    th = np.linspace(0, 2 * np.pi, 200); axs[0].plot(xc + R * np.cos(th), yc + R * np.sin(th), 'k--', lw=1.2)
+    axs[0].set_title(f'divergence; Gauss circle r = {R:g} m (flux {flow.checks["gauss_circle_flux"]:.3f})', fontsize=8)
+    X, Y = g.mesh(); v = flow.fields['velocity'][0]
+    axs[2].streamplot(X, Y, v[..., 0], v[..., 1], density=1.0, color='0.6', linewidth=0.6)
+    if tracers is not None: P = tracers.meta['particles']; axs[2].plot(P[:, :, 0], P[:, :, 1], 'r-', lw=0.8); axs[2].plot(P[-1, :, 0], P[-1, :, 1], 'r.', ms=3)
+    axs[2].set_xlim(ext[:2]); axs[2].set_ylim(ext[2:]); axs[2].set_aspect('equal'); axs[2].set_xlabel('x (m)')
+    axs[2].set_title('streamlines' + (' and tracer paths (red)' if tracers is not None else ''), fontsize=9)
+    return fig
+
+# %% ../../nbs/55_lesson_kit.ipynb #8d632d93
+def check_sine_coefficient(coef, # the student's coef(u, m, n, X, Y, dx) -> a_mn
+                           res: SimResult | None = None, modes=((1, 1), (2, 1), (1, 3), (4, 2))) -> StepCheck:
+    "Compare the student's a_mn with `wave.sine_modes` on the first frame of a pluck (default: a small one)."
+    from mathphys_nb.physics.wave import sine_modes
+    from mathphys_nb.physics.simulation import run_simulation
+    res = res or run_simulation('wave_decomposition', width=0.1, n=32, t_end=0.1, n_frames=2)
+    u = res.fields['u'][0].astype(np.float64); X, Y = res.grid.mesh(); a = sine_modes(u, max(max(mn) for mn in modes))
+    try: got = np.array([float(coef(u, m, n, X, Y, res.grid.dx)) for m, n in modes])
+    except Exception as e: return StepCheck(math.inf, False, f'Your coefficient raised {type(e).__name__}: {e}.')
+    want = np.array([a[m - 1, n - 1] for m, n in modes]); err = float(np.abs(got - want).max()); ok = err <= 1e-9 * np.abs(want).max()
+    return StepCheck(err, ok, f'Passed: your a_mn match the library for modes {list(modes)} (difference {err:.1e}).' if ok else
+                     f'Not yet: largest difference {err:.3g} (the largest a_mn is {np.abs(want).max():.3g}). '
+                     'Hint: 4 * np.sum(u * np.sin(m*np.pi*X) * np.sin(n*np.pi*Y)) * dx * dx')
+
+def count_modes(a, frac: float = 0.01) -> int:
+    "How many |a_mn| exceed `frac` of the largest."
+    a = np.abs(np.asarray(a)); return int((a > frac * a.max()).sum())
+
+# %% ../../nbs/55_lesson_kit.ipynb #18dabc57
+def plot_mode_amplitudes(a, # a[m-1, n-1], (K, K)
+                         frac: float = 0.01, title: str = '|a_mn| at t = 0'):
+    "|a_mn| on a log colour scale, m up the vertical axis and n along the horizontal; modes above `frac` of the largest ringed."
+    import matplotlib.pyplot as plt, matplotlib.colors as mc
+    a = np.abs(np.asarray(a)); K = a.shape[0]; top = a.max()
+    fig, ax = plt.subplots(figsize=(4.6, 3.8), layout='constrained')
+    im = ax.imshow(np.maximum(a, top * 1e-5), origin='lower', extent=[0.5, K + 0.5, 0.5, K + 0.5], cmap='magma', norm=mc.LogNorm(top * 1e-5, top))
+    mm, nn = np.nonzero(a > frac * top); ax.plot(nn + 1, mm + 1, 'o', mfc='none', mec='c', ms=5)
+    ax.set_xlabel('n (mode number along y)'); ax.set_ylabel('m (mode number along x)'); fig.colorbar(im, ax=ax, label='|a_mn|')
+    ax.set_title(f'{title}: {len(mm)} of {K * K} modes above {100 * frac:g} % (ringed)', fontsize=9)
+    return fig
+
+def plot_omegas(freq: SimResult):
+    "Measured ω of each mode (from its spectrum) beside the grid's discrete ω and the exact cπ√(m²+n²)."
+    import matplotlib.pyplot as plt
+    m = freq.meta; lab = [f'({a},{b})' for a, b in m['modes']]; x = np.arange(len(lab))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.3), layout='constrained')
+    a.plot(x, m['exact_omega'], 'k_', ms=22, mew=2, label='exact cπ√(m²+n²)'); a.plot(x, m['discrete_omega'], 'C1_', ms=22, mew=2, label='discrete (grid)')
+    a.plot(x, m['measured_omega'], 'o', color='C0', label='measured'); a.set_xticks(x, lab); a.set_ylabel('ω (rad/s)'); a.legend(fontsize=8)
+    rel = lambda u, v: np.abs(np.subtract(u, v)) / np.asarray(v)
+    b.semilogy(x, rel(m['measured_omega'], m['exact_omega']), 's', label='|measured − exact| / exact')
+    b.semilogy(x, rel(m['measured_omega'], m['discrete_omega']), 'o', label='|measured − discrete| / discrete')
+    b.set_xticks(x, lab); b.set_xlabel('mode (m, n)'); b.legend(fontsize=8); b.grid(alpha=0.3)
+    return fig
+
+# %% ../../nbs/55_lesson_kit.ipynb #52a7b763
+def describe_matrix(A) -> dict:
+    "det, |det|, trace τ, Δ, τ² − 4Δ, eigenvalues and the fixed-point type of x' = Ax."
+    from mathphys_nb.physics.linear_maps import as_matrix, classify
+    A = as_matrix(A); tau, det = float(np.trace(A)), float(np.linalg.det(A)); lam = np.linalg.eigvals(A)
+    lam = lam[np.lexsort((lam.imag, lam.real))]
+    return {'det': det, '|det|': abs(det), 'tau': tau, 'Delta': det, 'tau^2 - 4 Delta': tau**2 - 4 * det,
+            'eigenvalues': lam if np.abs(lam.imag).max() > 1e-12 else lam.real, 'type': classify(A)}
+
+def matrix_text(A) -> str:
+    "The numbers of `describe_matrix` as lines."
+    d = describe_matrix(A); ev = ', '.join(f'{complex(l):.4g}'.strip('()') if np.iscomplexobj(d['eigenvalues']) else f'{l:.4g}' for l in d['eigenvalues'])
+    return (f"A = {np.round(np.asarray(A, float), 4).tolist()}\n det A = {d['det']:.4g}  (areas scale by |det A| = {d['|det|']:.4g})\n"
+            f" trace τ = {d['tau']:.4g}, Δ = {d['Delta']:.4g}, τ² − 4Δ = {d['tau^2 - 4 Delta']:.4g}\n eigenvalues: {ev}\n type of x' = Ax: {d['type']}")
+
+# %% ../../nbs/55_lesson_kit.ipynb #6106d831
+def _eigen_lines(ax, A, r: float = 3.0):
+    lam, V = np.linalg.eig(np.asarray(A, float)); drawn = []
+    for l, v in zip(lam, V.T):
+        if abs(l.imag) > 1e-12 or any(abs(v.real[0] * w[1] - v.real[1] * w[0]) < 1e-9 for w in drawn): continue   # complex, or parallel to one drawn
+        v = v.real; drawn.append(v); ax.plot([-r * v[0], r * v[0]], [-r * v[1], r * v[1]], '--', color='C2', lw=1.5, label=f'eigen-direction λ = {l.real:.3g}')
+
+def plot_linear(move: SimResult | None = None, flow: SimResult | None = None):
+    "Left: the grid and unit circle under A with its real eigen-directions; right: arrows of Ax, trajectories and eigen-directions."
+    import matplotlib.pyplot as plt
+    shown = [r for r in (move, flow) if r is not None]
+    fig, axs = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 4.4), squeeze=False, layout='constrained'); axs = list(axs[0])
+    if move is not None:
+        ax = axs.pop(0); m = move.meta; A = m['matrix']
+        for line in m['grid'][0]: ax.plot(line[:, 0], line[:, 1], color='0.85', lw=0.5)
+        for line in m['grid'][-1]: ax.plot(line[:, 0], line[:, 1], color='0.45', lw=0.6)
+        ax.plot(m['circle'][0][:, 0], m['circle'][0][:, 1], 'k:', lw=1, label='unit circle'); ax.plot(m['circle'][-1][:, 0], m['circle'][-1][:, 1], 'r-', lw=1.5, label='its image')
+        _eigen_lines(ax, A); d = describe_matrix(A)
+        ax.set_title(f"the map: det A = {d['det']:.3g}, areas ×{d['|det|']:.3g}", fontsize=9)
+        ax.set_xlim(-2.6, 2.6); ax.set_ylim(-2.6, 2.6); ax.set_aspect('equal'); ax.legend(fontsize=7, loc='lower right'); ax.set_xlabel('x₁'); ax.set_ylabel('x₂')
+    if flow is not None:
+        ax = axs.pop(0); m = flow.meta; A = m['matrix']; s = np.linspace(-2, 2, 15); X, Y = np.meshgrid(s, s)
+        ax.quiver(X, Y, A[0, 0] * X + A[0, 1] * Y, A[1, 0] * X + A[1, 1] * Y, color='0.6', angles='xy', width=0.004)
+        for tr in np.moveaxis(m['trajectories'], 1, 0): ax.plot(tr[:, 0], tr[:, 1], 'C0-', lw=0.9); ax.plot(*tr[0], 'C0o', ms=2.5)
+        _eigen_lines(ax, A); d = describe_matrix(A)
+        ax.set_title(f"x' = Ax: τ = {d['tau']:.3g}, Δ = {d['Delta']:.3g} → {d['type']}", fontsize=9)
+        ax.set_xlim(-2, 2); ax.set_ylim(-2, 2); ax.set_aspect('equal'); ax.set_xlabel('x₁'); ax.set_ylabel('x₂')
+        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7, loc='lower right')
+    return fig
+
+# %% ../../nbs/55_lesson_kit.ipynb #ccee0294
+def check_euler_step(euler_step, # the student's step euler_step(A, x, dt) -> next x, for points x (N, 2)
+                     A, dt: float = 0.05, n_steps: int = 20) -> StepCheck:
+    "Check a forward-Euler step of x' = Ax against the library's `grid.step_euler` from a ring of points."
+    from mathphys_nb.physics.grid import step_euler
+    A = np.asarray(A, float); th = np.linspace(0, 2 * np.pi, 8, endpoint=False); X0 = np.stack([np.cos(th), np.sin(th)], -1)
+    def ref(x, k):
+        for _ in range(k): x = step_euler(lambda p, t: p @ A.T, x, 0.0, dt)
+        return x
+    return check_update(lambda x: euler_step(A, x, dt), ref, X0, n_steps, hint='x + dt * (x @ A.T): each row of x is one point')
+
+def euler_stability(euler_step, A, dts=(0.05, 0.5, 1.2), n_steps: int = 200) -> list[dict]:
+    "Per dt: the largest |μ| of the Euler step matrix I + dt·A, and whether the student's run from (1, 0.5) stayed bounded."
+    A = np.asarray(A, float); rows = []
+    for dt in dts:
+        mu = float(np.abs(np.linalg.eigvals(np.eye(2) + dt * A)).max())
+        r = run_steps(lambda x: euler_step(A, x, dt), np.array([[1.0, 0.5]]), n_steps)
+        rows.append({'dt': float(dt), 'max |1 + dt λ|': mu, 'final |x| / start |x|': float(r['peak'][-1] / r['peak'][0]), 'bounded': not r['blew_up']})
+    return rows
+
+def euler_convergence(euler_step, A, dts=(0.1, 0.05, 0.025, 0.0125), t_end: float = 1.0) -> dict:
+    "Error at t_end of the student's Euler run against expm(t A): {'dt', 'error', 'order'}."
+    from scipy.linalg import expm
+    A = np.asarray(A, float); x0 = np.array([[1.0, 0.5]]); exact = x0 @ expm(t_end * A).T; errs = []
+    for dt in dts:
+        x = x0
+        for _ in range(int(round(t_end / dt))): x = euler_step(A, x, dt)
+        errs.append(float(np.abs(x - exact).max()))
+    dts = np.asarray(dts, float); return {'dt': dts, 'error': np.array(errs), 'order': observed_orders(1 / dts, errs)}
+
+# %% ../../nbs/55_lesson_kit.ipynb #619479b6
+class MatrixExplorer:
+    "Four sliders for A = [[a, b], [c, d]]: redraws the map and the phase portrait and prints τ, Δ, the eigenvalues and the type."
+    def __init__(self, a: float = -0.5, b: float = 2.0, c: float = -2.0, d: float = -0.5, t_end: float = 4.0):
+        import ipywidgets as w
+        self.t_end = t_end; mk = lambda name, v: w.FloatSlider(value=v, min=-3, max=3, step=0.05, description=name, continuous_update=False)
+        self.sliders = [mk(k, v) for k, v in zip('abcd', (a, b, c, d))]; self.out = w.Output(); self.text = w.HTML()
+        for s in self.sliders: s.observe(lambda _: self.draw(), names='value')
+        self.widget = w.VBox([w.HBox([w.VBox(self.sliders[:2]), w.VBox(self.sliders[2:])]), self.text, self.out]); self.draw()
+
+    def matrix(self) -> np.ndarray: return np.array([s.value for s in self.sliders], float).reshape(2, 2)
+
+    def draw(self):
+        "Recompute the two runs for the sliders' matrix and redraw."
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+        from mathphys_nb.physics.simulation import run_simulation
+        (a, b), (c, d) = self.matrix()
+        self.move = run_simulation('transformation_matrix', preset='custom', a=a, b=b, c=c, d=d, n_frames=2)
+        self.flow = run_simulation('eigenvalue_viz', preset='custom', a=a, b=b, c=c, d=d, t_end=self.t_end)
+        self.text.value = '<pre>' + matrix_text(self.matrix()) + '</pre>'
+        with self.out:
+            self.out.clear_output(wait=True); fig = plot_linear(self.move, self.flow); display(fig); plt.close(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
 
 # %% ../../nbs/55_lesson_kit.ipynb #b9d30d51
 def lesson_table(folder=None) -> list[dict]:
