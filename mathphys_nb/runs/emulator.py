@@ -373,8 +373,8 @@ def demo_emulator(report, quick: bool = True):
     report.figure(plot_rollouts(first), 'density (or the only field): truth, diffusion members and mean, deterministic rollout, by lead')
     report.figure(plot_error_vs_lead(results), 'VRMSE against lead per emulator (log scale)')
 
-def quantized(emu: Emulator) -> Emulator:
-    "A copy of `emu` whose network's linear layers are int8 (torch dynamic quantization); the decoder stays float32."
+def quantized(emu):
+    "A copy of the `Emulator` `emu` whose network's linear layers are int8 (torch dynamic quantization); the decoder stays float32."
     import torch
     from mathphys_nb.emulator.rollout import Emulator
     import warnings
