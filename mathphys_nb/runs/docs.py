@@ -18,9 +18,10 @@ from pathlib import Path
 from ..core import atomic_write, repo_root, MathPhysError
 
 # %% auto #0
-__all__ = ['DOCS_ENV', 'SKIP_FLAGS', 'WIDGET_MIME', 'LIVE_NOTE', 'GALLERY_ANCHOR', 'SITE_LINKS', 'MATHJAX_CONFIG', 'readme_text',
-           'write_readme', 'widget_picture', 'static_widget_outputs', 'exec_light', 'split_title_cell', 'DocsFilter',
-           'process_notebooks', 'apply_output_files', 'front_page_gallery', 'add_front_page', 'mathjax_dir', 'toc_math',
+__all__ = ['DOCS_ENV', 'SKIP_FLAGS', 'WIDGET_MIME', 'LIVE_NOTE', 'SIDEBAR_FRONT', 'SIDEBAR_AREAS', 'GALLERY_ANCHOR', 'SITE_LINKS',
+           'MATHJAX_CONFIG', 'readme_text', 'write_readme', 'widget_picture', 'static_widget_outputs', 'exec_light',
+           'failure_text', 'split_title_cell', 'DocsFilter', 'sidebar_sections', 'grouped_sidebar', 'process_notebooks',
+           'map_markdown', 'apply_output_files', 'front_page_gallery', 'add_front_page', 'mathjax_dir', 'toc_math',
            'make_offline', 'broken_links', 'quarto_available', 'render_site', 'build_docs', 'main']
 
 # %% ../../nbs/90d_docs.ipynb #ad76d500
@@ -54,7 +55,7 @@ DOCS_ENV = 'MATHPHYS_DOCS_EXEC'   # '1': run every cell (light flags); '0': only
 SKIP_FLAGS = ('slow', 'gpu')
 
 def _skip_cell(cell, flags=SKIP_FLAGS) -> bool:
-    "True for cells the docs build never runs: not code, `eval: false`, a test flag, or `nbdev_export()`."
+    "True for cells the docs build never runs: not code, `eval: false`, a test flag, or the cell that runs nbdev's export (a cell naming that call is skipped by `nbdev_test` too)."
     if cell.cell_type != 'code' or not cell.source.strip(): return True
     if 'nbdev_export' + '(' in cell.source: return True
     d = getattr(cell, 'directives_', None) or {}
@@ -159,7 +160,9 @@ class exec_light(_Proc):
     """Run a notebook's cells for its docs page, in the notebook's folder, skipping `#| slow`, `#| gpu` and
     `#| eval: false` cells (as `nbdev_test` does); widget views become still pictures. With `MATHPHYS_DOCS_EXEC=0`
     it runs only what nbdev's `show_doc` needs (imports and exported cells). Takes the place of nbdev's
-    `exec_show_docs`; a failing cell stops the notebook's run and is reported, the page keeps the error."""
+    `exec_show_docs`. A failing cell is recorded in the notebook's metadata (`mathphys_docs`: its index, first
+    line and error) for `build_docs` to report; in a full run it also stops the notebook's run (the page keeps
+    the error)."""
     def begin(self):
         from execnb.shell import CaptureShell
         from nbdev.processors import _do_eval, _is_showdoc
@@ -173,21 +176,32 @@ class exec_light(_Proc):
         self.k.run_cell('from nbdev.showdoc import show_doc')
 
     def __call__(self, cell):
-        if self.failed is not None or _skip_cell(cell): return
-        if not self.full:                       # as nbdev's exec_show_docs, but a failure only loses that output
+        if (self.full and self.failed is not None) or _skip_cell(cell): return
+        if not self.full:                       # as nbdev's exec_show_docs; a failure is recorded, the run goes on
             if not self._do_eval(cell): return
             self.k.cell(cell)
+            if self.k.exc is not None: self._fail(cell)
             if self.k.exc is not None or not self._is_showdoc(cell): cell['outputs'] = []
             return
         self.k.cell(cell)
-        if self.k.exc is not None:
-            self.failed = cell.idx_
-            print(f'docs: {self.path.name}: cell {cell.idx_} failed ({type(self.k.exc).__name__}: {self.k.exc}); '
-                  'the rest of this notebook is not run', file=sys.stderr)
+        if self.k.exc is not None: self._fail(cell)
         if cell.get('outputs'): static_widget_outputs(cell)
 
+    def _fail(self, cell):
+        if self.failed is not None: return
+        line = next((l for l in cell.source.splitlines() if l.strip() and not l.lstrip().startswith('#|')), '')
+        self.failed = cell.idx_
+        self.error = dict(cell=cell.idx_, id=cell.get('id'), line=line.strip()[:100], error=f'{type(self.k.exc).__name__}: {self.k.exc}')
+        print(f'docs: {self.path.name}: {failure_text(self.error)}' + ('; the rest of this notebook is not run' if self.full else ''),
+              file=sys.stderr)
+
     def end(self):
-        self.nb.metadata['mathphys_docs'] = {'executed': self.full, 'failed_cell': self.failed}
+        self.nb.metadata['mathphys_docs'] = {'executed': self.full, 'failed_cell': self.failed, 'error': getattr(self, 'error', None)}
+
+def failure_text(e: dict) -> str:
+    "One line naming a failed cell: index in the processed notebook, its id (none for the `show_doc` cells nbdev adds), its first line, the error."
+    cid = f" (id {e['id']})" if e.get('id') else ' (added by nbdev)'
+    return f"cell {e['cell']}{cid} `{e['line']}` raised {e['error']}"
 
 class split_title_cell(_Proc):
     """nbdev turns a markdown cell with an `# H1` into the page's title and description and drops the whole cell,
@@ -221,6 +235,32 @@ class DocsFilter:
         from nbdev.process import NBProcessor
         return NBProcessor(nb=nb, procs=self.procs()).process()
 
+# %% ../../nbs/90d_docs.ipynb #cce35b3f
+SIDEBAR_FRONT = ['index.ipynb', '98_claims.ipynb', 'results.md']   # first, outside any section, when they exist
+SIDEBAR_AREAS = [('Core and data', r'0\d'), ('Physics', r'1\d'), ('Codec', r'2\d'), ('Emulator', r'3\d'),
+                 ('Forecast', r'4\d'), ('Widgets', r'5\d'), ('Running', r'9[0-7]')]   # (section, notebook number pattern)
+
+def sidebar_sections(rels: list[str]) -> dict:
+    "{section: [relative paths]} of notebooks `rels` (posix, relative to nbs/): areas by number, then Lessons, then Other."
+    out = {name: [] for name, _ in SIDEBAR_AREAS} | {'Lessons': [], 'Other': []}
+    for r in sorted(rels):
+        if r in SIDEBAR_FRONT: continue
+        if r.startswith('lessons/'): out['Lessons'].append(r); continue
+        area = next((n for n, pat in SIDEBAR_AREAS if re.match(pat + r'[a-z]?_', r)), 'Other')
+        out[area].append(r)
+    return {k: v for k, v in out.items() if v}
+
+def grouped_sidebar(nbs, extra=()) -> str:
+    "`sidebar.yml` for the notebooks under `nbs` (and `extra` pages, such as `results.md`), grouped by area."
+    nbs = Path(nbs)
+    rels = [p.relative_to(nbs).as_posix() for p in nbs.rglob('*.ipynb')
+            if not any(q.startswith(('_', '.')) for q in p.relative_to(nbs).parts)]
+    front = [f for f in SIDEBAR_FRONT if f in rels or f in extra]
+    lines = ['website:', '  sidebar:', '    contents:'] + [f'      - {f}' for f in front]
+    for name, items in sidebar_sections(rels).items():
+        lines += [f'      - section: "{name}"', '        contents:'] + [f'          - {r}' for r in items]
+    return '\n'.join(lines) + '\n'
+
 # %% ../../nbs/90d_docs.ipynb #abfd4a61
 def _nbdev_cfg():
     from nbdev.config import get_config
@@ -231,18 +271,18 @@ def process_notebooks(execute: bool = True, # run every notebook (light flags); 
                       nbs=None, # notebook folder (default settings.ini nbs_path)
                       proc=None, # where the processed notebooks go (default `_proc/` beside settings.ini)
                      ) -> Path:
-    """nbdev's docs preparation without Quarto: `nbdev.yml`, `sidebar.yml`, then every file of `nbs/` into
+    """nbdev's docs preparation without Quarto: `nbdev.yml`, `sidebar.yml` (grouped by area), then every file of `nbs/` into
     `_proc/` through nbdev's processors (with `exec_light`). Returns the `_proc` folder both renderers read."""
     from fastcore.parallel import parallel
     from nbdev.doclinks import nbglob
     from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
-    import nbdev.serve_drv
     cfg = _nbdev_cfg()
     nbs = Path(nbs or cfg.nbs_path)
     cwd = os.getcwd(); os.chdir(cfg.config_path)
     try:
         refresh_quarto_yml(); nbdev_sidebar.__wrapped__(path=nbs)
     finally: os.chdir(cwd)
+    (nbs / 'sidebar.yml').write_text(grouped_sidebar(nbs, extra=['results.md'] if (cfg.config_path / 'bench' / 'RESULTS.md').exists() else []))
     if not (nbs / 'nbdev.yml').exists(): shutil.copy2(cfg.nbs_path / 'nbdev.yml', nbs / 'nbdev.yml')
     cache = Path(proc or cfg.config_path / '_proc')
     shutil.rmtree(cache, ignore_errors=True)
@@ -255,8 +295,15 @@ def process_notebooks(execute: bool = True, # run every notebook (light flags); 
         if s.suffix == '.ipynb': jobs.append((s, d, DocsFilter))
         else: shutil.copy2(s, d)
     os.environ[DOCS_ENV] = '1' if execute else '0'
-    parallel(nbdev.serve_drv.main, jobs, n_workers=n_workers, pause=0.01, method='spawn')
+    crashed = [e for e in parallel(_process_one, jobs, n_workers=n_workers, pause=0.01, method='spawn') if e]
+    if crashed: raise MathPhysError('docs: processing failed for ' + '; '.join(crashed))
     return cache
+
+def _process_one(job) -> str:
+    "Process one notebook in a worker; '' when done, else one line naming the notebook and the error."
+    import nbdev.serve_drv
+    try: nbdev.serve_drv.main(job); return ''
+    except Exception as e: return f'{Path(job[0]).name}: {type(e).__name__}: {e}'
 
 # %% ../../nbs/90d_docs.ipynb #1ac60b47
 _re_ipynb_link = re.compile(r'(\]\()([^)\s#]+?\.ipynb)([)#\s])')
@@ -269,9 +316,24 @@ def _front_matter(nb) -> dict:
     if not src.startswith('---'): return {}
     return yaml.safe_load(src.strip('-\n')) or {}
 
+def map_markdown(nb: dict, f) -> bool:
+    "Apply `f` (str → str) to every markdown cell and every `text/markdown` output of notebook JSON `nb`; True if anything changed."
+    changed = False
+    for c in nb['cells']:
+        if c['cell_type'] == 'markdown':
+            src = ''.join(c['source']); new = f(src)
+            if new != src: c['source'], changed = new, True
+        for o in c.get('outputs', []) if c['cell_type'] == 'code' else []:
+            d = o.get('data', {})
+            if 'text/markdown' not in d: continue
+            src = ''.join(d['text/markdown']); new = f(src)
+            if new != src: d['text/markdown'], changed = new, True
+    return changed
+
 def apply_output_files(proc: Path) -> dict:
     """Rename each processed notebook in `proc` to the `output-file` name nbdev gives it (what Quarto writes, e.g.
-    `12_heat.ipynb` → `heat.html`), and follow the renames in `sidebar.yml` and in notebook links, so a renderer
+    `12_heat.ipynb` → `heat.html`), and follow the renames in `sidebar.yml` and in notebook links (markdown
+    cells and markdown outputs, such as a table a cell prints), so a renderer
     that ignores `output-file` writes the same pages as Quarto. Returns {old: new} relative paths."""
     proc = Path(proc); moves = {}
     for p in sorted(proc.rglob('*.ipynb')):
@@ -287,12 +349,8 @@ def apply_output_files(proc: Path) -> dict:
         if rel not in moves: return m.group(0)
         return m.group(1) + os.path.relpath(proc / moves[rel], here) + m.group(3)
     for p in proc.rglob('*.ipynb'):
-        nb = json.loads(p.read_text()); changed = False
-        for c in nb['cells']:
-            if c['cell_type'] != 'markdown': continue
-            src = ''.join(c['source']); new = _re_ipynb_link.sub(lambda m: fix(m, p.parent), src)
-            if new != src: c['source'], changed = new, True
-        if changed: p.write_text(json.dumps(nb, indent=1))
+        nb = json.loads(p.read_text())
+        if map_markdown(nb, lambda s: _re_ipynb_link.sub(lambda m: fix(m, p.parent), s)): p.write_text(json.dumps(nb, indent=1))
     sb = proc / 'sidebar.yml'
     if sb.exists():
         txt = sb.read_text()
@@ -356,11 +414,17 @@ SITE_LINKS = {'bench/RESULTS.md': 'results.md', 'build/demo/report.html': 'demo/
 
 def add_front_page(proc: Path, root=None) -> None:
     """Put the lessons gallery into `proc/index.ipynb` after its `GALLERY_ANCHOR` section, copy `bench/RESULTS.md`
-    in as the page `results.md`, and point the front page's links to those files at the site's copies (a link to
+    in as the page `results.md` (and point every page's link to `../bench/RESULTS.md` at it), and point the front page's links to those files at the site's copies (a link to
     one that does not exist yet, such as the demo report before `make demo`, becomes plain text)."""
     proc, root = Path(proc), Path(root or repo_root())
     res = root / 'bench' / 'RESULTS.md'
     if res.exists(): (proc / 'results.md').write_text('---\ntitle: Measured results\n---\n\n' + re.sub(r'(?s)\A#[^\n]*\n', '', res.read_text()))
+    for p in proc.rglob('*.ipynb'):          # other pages link the file from nbs/ (`../bench/RESULTS.md`, which works in Jupyter)
+        rel = os.path.relpath(proc / 'results.md', p.parent).replace(os.sep, '/')
+        to = (lambda s: re.sub(r'\]\((?:\.\./)+bench/RESULTS\.md\)', f']({rel})', s)) if res.exists() else \
+             (lambda s: re.sub(r'\[([^\]]*)\]\((?:\.\./)+bench/RESULTS\.md\)', r'\1', s))
+        nb = json.loads(p.read_text())
+        if map_markdown(nb, to): p.write_text(json.dumps(nb, indent=1))
     idx = proc / 'index.ipynb'
     if not idx.exists(): return
     nb = json.loads(idx.read_text())
@@ -470,14 +534,16 @@ def build_docs(out=None, # site folder (default settings.ini doc_path, `_docs/`)
                proc=None, # folder for the processed notebooks (default `_proc/`)
               ) -> dict:
     """The docs site: nbdev's processing of `nbs/` (executed with light settings), the front page's gallery and
-    results page, rendered from `_quarto.yml` by Quarto or smalldocs, then made to work offline. Returns a summary."""
+    results page, rendered from `_quarto.yml` by Quarto or smalldocs, then made to work offline. Returns a summary;
+    its `failed` maps each notebook whose run stopped on an error to that cell (`failure_text` makes it a line)."""
     cfg = _nbdev_cfg(); root = cfg.config_path
     out = Path(out or cfg.doc_path); t0 = time.perf_counter()
     proc = process_notebooks(execute, n_workers, nbs, proc); t1 = time.perf_counter()
     failed = {}
     for p in sorted(proc.rglob('*.ipynb')):
         m = json.loads(p.read_text()).get('metadata', {}).get('mathphys_docs', {})
-        if m.get('failed_cell') is not None: failed[p.relative_to(proc).as_posix()] = m['failed_cell']
+        if m.get('failed_cell') is not None:
+            failed[p.relative_to(proc).as_posix()] = m.get('error') or {'cell': m['failed_cell'], 'id': None, 'line': '', 'error': '?'}
     add_front_page(proc, root)                     # before the renames: lessons listed in their numbered order
     moves = apply_output_files(proc)
     used = render_site(proc, out, renderer)
@@ -504,6 +570,9 @@ def main(argv=None):
     r = build_docs(a.out, execute=not a.no_exec, renderer=a.renderer)
     print(f"docs: {r['pages']} pages by {r['renderer']} ({'executed' if r['executed'] else 'not executed'}) in {r['out']}: "
           f"processing {r['process_s']} s, rendering {r['render_s']} s; open {Path(r['out']) / 'index.html'}")
-    for nb, cell in r['failed'].items(): print(f'docs: {nb} stopped at cell {cell} (error shown on its page)')
-    for page, ref in r['broken_links']: print(f'docs: broken link in {page}: {ref}')
-    return 1 if r['failed'] or r['broken_links'] else 0
+    for nb, e in r['failed'].items(): print(f'docs: FAILED {nb}: {failure_text(e)} (the error is shown on its page)', file=sys.stderr)
+    for page, ref in r['broken_links']: print(f'docs: broken link in {page}: {ref}', file=sys.stderr)
+    if r['failed'] or r['broken_links']:
+        print(f"docs: {len(r['failed'])} notebook(s) failed, {len(r['broken_links'])} broken link(s)", file=sys.stderr)
+        return 1
+    return 0
