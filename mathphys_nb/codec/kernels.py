@@ -114,7 +114,7 @@ def _twin_lib():
 # %% ../../nbs/22_kernels.ipynb #b7ffab4a
 def decode_blocks_cpu_twin(seeds,                # uint64 seeds, shape (n,)
                            rows: int, cols: int, # block size
-                           method: str = 'loop', # 'loop': the seed's 20 steps; 'closed': A·cos(φ+ψ) per element
+                           method: str = 'loop', # 'loop': the design document's 20 steps; 'closed': A·cos(φ+ψ) per element
                           ) -> np.ndarray:
     "Decode with the C++ build of the CUDA element functions: (n, rows, cols) float32."
     check_choice(method, ['loop', 'closed'], 'method')
@@ -134,7 +134,7 @@ def _libm_f32(name: str, nargs: int):
 def libm_reference_block(hi: int,               # one Seed0 word
                          rows: int, cols: int,  # block size
                         ) -> np.ndarray:
-    "(rows, cols) float32: the seed's loop (packed128's numpy float32 loop) with the C library's atan2f/cosf/sinf/tanhf swapped in (slow; parity checks only)."
+    "(rows, cols) float32: the design document's loop (packed128's numpy float32 loop) with the C library's atan2f/cosf/sinf/tanhf swapped in (slow; parity checks only)."
     fns = {k: _libm_f32(n, a) for k, n, a in [('atan2', 'atan2f', 2), ('cos', 'cosf', 1), ('sin', 'sinf', 1), ('tanh', 'tanhf', 1)]}
     return _cordic_loop(int(hi), *block_grid(rows, cols, np.float32), **fns)
 
@@ -170,7 +170,7 @@ def _gpu_launch(kernel: str, arg, out):
 
 def decode_blocks_gpu(seeds,                # uint64 Seed0 words, shape (n,): numpy or CuPy
                       rows: int, cols: int, # block size
-                      method: str = 'loop', # 'loop': the seed's 20 steps; 'closed': A·cos(φ+ψ) per element
+                      method: str = 'loop', # 'loop': the design document's 20 steps; 'closed': A·cos(φ+ψ) per element
                      ):
     "Decode on the GPU with the CUDA kernels (CuPy RawKernel): a CuPy array (n, rows, cols) float32."
     import cupy as cp
@@ -185,7 +185,7 @@ def decode_blocks_gpu(seeds,                # uint64 Seed0 words, shape (n,): nu
 def decode_blocks(seeds,                 # uint64 Seed0 words, shape (n,)
                   rows: int, cols: int,  # block size
                   device: str = 'auto',  # 'auto' (GPU when present), 'cpu' or 'gpu'
-                  method: str = 'closed', # 'closed' (closed form) or 'loop' (the seed's 20 steps)
+                  method: str = 'closed', # 'closed' (closed form) or 'loop' (the design document's 20 steps)
                  ):
     "Decode many seeds into blocks (n, rows, cols) float32: a CuPy array on the GPU, else numpy (fast path or C++ loop)."
     check_choice(device, ['auto', 'cpu', 'gpu'], 'device'); check_choice(method, ['loop', 'closed'], 'method')

@@ -211,20 +211,20 @@ _F = np.float32
 def check_block(rows: int, # block height, an int >= 2
                 cols: int, # block width, an int >= 2
                ):
-    "Refuse a block side that is not an int >= 2 (the seed divides by rows - 1 and cols - 1)."
+    "Refuse a block side that is not an int >= 2 (the design document divides by rows - 1 and cols - 1)."
     for v in (rows, cols):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2:
-            raise ShapeError(f'a block needs int rows, cols >= 2 (the seed divides by cols-1), got {rows!r}×{cols!r}')
+            raise ShapeError(f'a block needs int rows, cols >= 2 (the design document divides by cols-1), got {rows!r}×{cols!r}')
 
 def block_grid(rows: int, cols: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
-    "The seed's normalized pixel grid: x (cols,) and y (rows, 1), x_j = j/(cols-1)·2 − 1, in `dtype` arithmetic."
+    "The design document's normalized pixel grid: x (cols,) and y (rows, 1), x_j = j/(cols-1)·2 − 1, in `dtype` arithmetic."
     check_block(rows, cols); d = np.dtype(dtype).type
     x = np.arange(cols, dtype=d) / d(cols - 1) * d(2.0) - d(1.0)
     y = np.arange(rows, dtype=d) / d(rows - 1) * d(2.0) - d(1.0)
     return x, y[:, None]
 
 def _cordic_loop(hi, x, y, atan2=np.arctan2, cos=np.cos, sin=np.sin, tanh=np.tanh) -> np.ndarray:
-    """The seed's 20 steps in float32 — the only Python copy of the loop. Words `hi` (shape S) at float32 grid points
+    """The design document's 20 steps in float32 — the only Python copy of the loop. Words `hi` (shape S) at float32 grid points
     (x, y) (broadcast shape P): float32 array S + P. The transcendental functions can be swapped (glibc's, see 22_kernels)."""
     h = _as_u64('hi', hi); grid = (...,) + (None,) * np.broadcast(x, y).ndim   # seeds' axes, then the grid's
     r = (seed_field(h, 'r_q').astype(_F) / _F(R_MAX))[grid][()]            # [()]: one seed, one point -> numpy scalars
@@ -242,18 +242,18 @@ def _cordic_loop(hi, x, y, atan2=np.arctan2, cos=np.cos, sin=np.sin, tanh=np.tan
 
 @dataclass(frozen=True)
 class Packed64:
-    "The seed's `Packed64`: a 64-bit word read by the CORDIC generator."
+    "The design document's `Packed64`: a 64-bit word read by the CORDIC generator."
     rotations: int
 
     def compute_weight(self, i: int, j: int, rows: int, cols: int) -> float:
-        "Weight (i, j) of a rows×cols block: the seed's 20-iteration CORDIC loop in float32, one element (slow, reference)."
+        "Weight (i, j) of a rows×cols block: the design document's 20-iteration CORDIC loop in float32, one element (slow, reference)."
         x, y = block_grid(rows, cols, _F)
         return float(_cordic_loop(int(self.rotations), x[j], y[i, 0]))
 
 def cordic_reference_block(hi: int, # one Seed0 word
                            rows: int, cols: int, # block size
                           ) -> np.ndarray:
-    "The seed's CORDIC loop over one block, float32 step by step: (rows, cols) float32."
+    "The design document's CORDIC loop over one block, float32 step by step: (rows, cols) float32."
     if np.ndim(hi): raise ShapeError(f'cordic_reference_block decodes one seed; use cordic_decode_block for shape {np.shape(hi)}')
     return _cordic_loop(int(hi), *block_grid(rows, cols, _F))
 
@@ -261,7 +261,7 @@ def cordic_reference_block(hi: int, # one Seed0 word
 def cordic_decode_block(hi, # one Seed0 word, or uint64 words of shape (n,)
                         rows: int, cols: int, # block size
                        ) -> np.ndarray:
-    "The seed's CORDIC loop for one seed or an array of seeds, float32 step by step: (rows, cols) or (n, rows, cols) float32."
+    "The design document's CORDIC loop for one seed or an array of seeds, float32 step by step: (rows, cols) or (n, rows, cols) float32."
     h = _as_u64('hi', hi)
     return _cordic_loop(h if h.ndim == 0 else h.reshape(-1), *block_grid(rows, cols, _F))
 
@@ -270,7 +270,7 @@ _ATAN = np.arctan(2.0 ** -np.arange(20))
 
 def cordic_amplitude(r, # radius/radii in [0, 1], any shape
                     ) -> np.ndarray:
-    "A(r), float64 of r's shape: the radius after the seed's 20 steps (stretches and tanh squashes), divided by the gain 1.64676."
+    "A(r), float64 of r's shape: the radius after the design document's 20 steps (stretches and tanh squashes), divided by the gain 1.64676."
     rho = np.asarray(r, dtype=np.float64).copy()
     for k in range(20):
         rho = rho * np.sqrt(1 + 4.0 ** -k)
@@ -285,7 +285,7 @@ def cordic_phase(hi, # Seed0 word(s): an int or uint64 array of shape S; only bi
     return float(phi) if np.ndim(phi) == 0 else phi
 
 def pixel_angles(rows: int, cols: int) -> np.ndarray:
-    "atan2(y_i, x_j) on the seed's normalized block grid: (rows, cols) float64."
+    "atan2(y_i, x_j) on the design document's normalized block grid: (rows, cols) float64."
     x, y = block_grid(rows, cols)
     return np.arctan2(y, x)
 

@@ -29,7 +29,7 @@ CONCEPT_LABELS = {'differential_equations': ('Differential equations', '미분�
                   'probability': ('Probability', '확률론')}
 
 def concepts() -> list[str]:
-    "The concept keys, in the seed's order."
+    "The concept keys, in the design document's order."
     return list(MATH_TO_PHYSICS_MAP)
 
 def simulations_for(concept: str) -> list[str]:
@@ -37,7 +37,7 @@ def simulations_for(concept: str) -> list[str]:
     return list(MATH_TO_PHYSICS_MAP[check_choice(concept, MATH_TO_PHYSICS_MAP, 'math concept')])
 
 def concept_label(concept: str, lang: str = 'en') -> str:
-    "Display name of `concept`: English ('en') or the seed's Korean ('ko')."
+    "Display name of `concept`: English ('en') or the design document's Korean ('ko')."
     en, ko = CONCEPT_LABELS[check_choice(concept, MATH_TO_PHYSICS_MAP, 'math concept')]
     return {'en': en, 'ko': ko}[check_choice(lang, ('en', 'ko'), 'language')]
 

@@ -50,11 +50,11 @@ def bench_poincare(quick: bool = False) -> list[dict]:
         {'benchmark': 'poincare_codec', 'case': 'decode 32x32, loop vectorized over the block', 'value': us(t_vec), 'unit': 'µs/block',
          'baseline': us(t_twin), 'ratio': t_twin / t_vec, 'note': 'baseline: the C++ twin, 20-step loop per element (256 seeds)'},
         {'benchmark': 'poincare_codec', 'case': 'decode 32x32, closed form batched (256 seeds)', 'value': us(t_closed), 'unit': 'µs/block',
-         'baseline': us(t_twin), 'ratio': t_twin / t_closed, 'note': 'seed claims ~2 µs; baseline: the C++ twin'},
+         'baseline': us(t_twin), 'ratio': t_twin / t_closed, 'note': 'design document claims ~2 µs; baseline: the C++ twin'},
         {'benchmark': 'poincare_codec', 'case': 'compress 32x32 (exact LS + 3x3 code check)', 'value': t_comp * 1e3, 'unit': 'ms',
-         'note': 'seed claims ~100 ms'},
+         'note': 'design document claims ~100 ms'},
         {'benchmark': 'poincare_codec', 'case': 'train_with_adam128, 1000 epochs, 32x32', 'value': t_train * 1e3, 'unit': 'ms',
-         'note': 'seed claims ~500 ms'}]
+         'note': 'design document claims ~500 ms'}]
 
 # %% ../../nbs/93_runs_codec.ipynb #941bc8f3
 @demo_step('poincare_codec')
@@ -67,7 +67,7 @@ def demo_poincare(report, quick: bool = True):
     report.figure(gallery_figure(), 'the 12 bases (bitfield reading) and 4 CORDIC-decoded seeds')
     report.figure(compression_figure(), 'tiled compression, one seed per 32×32 tile')
     report.table(validation_table(128 if quick else 512), 'relative RMSE of the best seeds')
-    report.table(bench_poincare(quick), 'timings on this machine (seed claims: compress ~100 ms, train ~500 ms, decode ~2 µs)')
+    report.table(bench_poincare(quick), 'timings on this machine (design document claims: compress ~100 ms, train ~500 ms, decode ~2 µs)')
 
 # %% ../../nbs/93_runs_codec.ipynb #a1e5aba5
 def decode_parity(got,                 # decoded blocks (n, rows, cols), float32, numpy
@@ -131,7 +131,7 @@ def bench_decode(quick: bool = False) -> list[dict]:
              {'case': 'naive loop, numpy float32 reference (per block)', 'value': w / t_ref, 'unit': 'weights/s',
               'note': f'{t_ref / n * 1e6:.1f} µs per block'},
              {'case': 'fast path: closed form, a·C + b·S loop', 'value': w / t_fast, 'unit': 'weights/s', 'baseline': w / t_twin,
-              'ratio': t_twin / t_fast, 'note': f'{t_fast / n * 1e6:.2f} µs per 32x32 block (seed claims ~2 µs; goal 5e8 weights/s)'},
+              'ratio': t_twin / t_fast, 'note': f'{t_fast / n * 1e6:.2f} µs per 32x32 block (design document claims ~2 µs; goal 5e8 weights/s)'},
              _parity_row('C++ twin (loop) vs numpy reference, 64 blocks', decode_parity(decode_blocks_cpu_twin(s[:64], rows, cols), s[:64]))]
     if gpu_available(): return rows_ + _bench_gpu(s, rows, cols)
     return rows_ + [{'case': 'GPU kernels', 'value': float('nan'), 'unit': '',
@@ -171,16 +171,16 @@ def measure_claim_timings(quick: bool = True) -> dict:
 @demo_step('codec_study')
 def demo_codec_study(report, quick: bool = True):
     study = run_study(quick=quick); timings = measure_claim_timings(quick)
-    report.section('Weight codecs at equal bytes: rate–distortion, MLP accuracy, the seed\'s claims')
+    report.section('Weight codecs at equal bytes: rate–distortion, MLP accuracy, the design document\'s claims')
     report.text(f"Targets {study['n']}×{study['n']} (smooth field, Gaussian) and the 256×256 hidden layer of an MLP "
                 f"trained on oscillator regimes (test accuracy {study['baseline_accuracy']:.3f}, chance 1/6). "
                 'Relative RMSE = RMSE / std of the target; "cordic floor" is the best unquantized CORDIC seed per block.')
-    report.table(table_at_rate(study, 0.125), 'at 0.125 bit/weight (16 bytes per 32×32 block, the seed\'s 256:1)')
+    report.table(table_at_rate(study, 0.125), 'at 0.125 bit/weight (16 bytes per 32×32 block, the design document\'s 256:1)')
     report.table(table_at_rate(study, 1.0), 'at 1 bit/weight')
     report.figure(rd_figure(study), 'relative RMSE vs bits per weight; dashed: Gaussian rate–distortion bound 2^(−R)')
     report.table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k in ('codec', 'bpw', 'rel_rmse', 'accuracy')}
                   for r in study['rows'] if r['target'] == 'mlp W2'], 'MLP accuracy with W2 replaced by each reconstruction')
-    report.table(claim_verdicts(study, timings), 'seed 002\'s claims: measured and verdict')
+    report.table(claim_verdicts(study, timings), 'the codec design document\'s claims: measured and verdict')
 
 
 @benchmark('codecs')

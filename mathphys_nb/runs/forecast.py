@@ -40,13 +40,13 @@ def _train_cmd(argv) -> int:
     from mathphys_nb.forecast.train import TrainConfig, train_forecaster, load_split
     ap = argparse.ArgumentParser(prog='mathphys train forecaster', description='Train a 3D pollutant forecaster on a dispersion dataset.')
     ap.add_argument('--model', required=True, choices=MODELS)
-    ap.add_argument('--size', default='cpu', choices=sorted(SIZES), help='cpu: 4 past frames on 11x23x23; full: the seed, 30 on 21x45x45 (GPU)')
+    ap.add_argument('--size', default='cpu', choices=sorted(SIZES), help='cpu: 4 past frames on 11x23x23; full: as in the design document, 30 on 21x45x45 (GPU)')
     ap.add_argument('--data', default=None, help='dataset folder (default: made for --size under data/well)')
     ap.add_argument('--past', type=int, default=None); ap.add_argument('--steps', type=int, default=300)
     ap.add_argument('--batch', type=int, default=4); ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--crop', type=int, default=None, help='train on random horizontal crops of this size (not v1)')
-    ap.add_argument('--no-skip', action='store_true', help="v2/v2wind: the seed's decoder exactly (no last-frame skip)")
+    ap.add_argument('--no-skip', action='store_true', help="v2/v2wind: the design document's decoder exactly (no last-frame skip)")
     ap.add_argument('--plain-mse', action='store_true', help='optimise the plain MSE, not the MSE over persistence\'s')
     ap.add_argument('--max-minutes', type=float, default=None, help='stop (checkpoint saved) after this wall time')
     ap.add_argument('--out', default=None, help='checkpoint path (default build/forecast/<config>.pt)')
@@ -282,7 +282,7 @@ def demo_forecaster(report, quick: bool = True, ctx=None):
                 "MSE in log1p(c); PCC, FB, NMSE, MG, VG, FAC2 on c (MG, VG, FAC2 leave out pairs with both values below 0.1 ug/m3). "
                 "Skill = 1 - MSE/MSE(persistence).")
     report.table(comparison_table(records), 'autoregressive rollouts at leads 1, 3, 5, 10 frames (120 s each)')
-    report.table(claim_verdicts(records['v1'], records['v2']), "the seed's claims, measured")
+    report.table(claim_verdicts(records['v1'], records['v2']), "the design document's claims, measured")
     report.text(verdict_text(records))
     extra = extrapolation_record(simulated_split(), past=load_forecaster(ships['v2'])[1].past, **EVAL)
     report.table(against_bar(records, extra), 'a second bar: extrapolating the last change, log1p(c) next = 2 last - previous '
