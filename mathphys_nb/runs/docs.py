@@ -410,7 +410,7 @@ def front_page_gallery(proc: Path) -> str:
         if rows: out += [f'**{name}**', '', '| | |', '|---|---|', *rows, '']
     return '\n'.join(out).strip() or '*(no lessons yet)*'
 
-SITE_LINKS = {'bench/RESULTS.md': 'results.md', 'build/demo/report.html': 'demo/report.html'}
+SITE_LINKS = {'bench/RESULTS.md': 'results.md', 'build/demo/report.html': 'demo/report.html', 'nbs/98_claims.ipynb': '98_claims.ipynb'}
 
 def add_front_page(proc: Path, root=None) -> None:
     """Put the lessons gallery into `proc/index.ipynb` after its `GALLERY_ANCHOR` section, copy `bench/RESULTS.md`
