@@ -224,3 +224,20 @@ def test_no_seed_wording_where_reworded():
 def test_no_seed_wording_anywhere():
     bad = _seed_wording()
     assert not bad, {k: v[:3] for k, v in bad.items()}
+
+
+def test_every_exported_signature_can_be_shown():
+    "show_doc evaluates annotations (`inspect.signature(eval_str=True)`): a name that is only imported inside a function stops the docs build."
+    import importlib, inspect, pkgutil
+    import mathphys_nb
+    bad = []
+    for m in pkgutil.walk_packages(mathphys_nb.__path__, 'mathphys_nb.'):
+        if m.name.endswith('_modidx'): continue
+        mod = importlib.import_module(m.name)
+        for name in getattr(mod, '__all__', []):
+            obj = getattr(mod, name)
+            if not callable(obj): continue
+            try: inspect.signature(obj, eval_str=True)
+            except (ValueError, TypeError): pass            # builtins and C types without a signature: show_doc copes
+            except Exception as e: bad.append(f'{m.name}.{name}: {type(e).__name__}: {e}')
+    assert not bad, bad
