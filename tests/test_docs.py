@@ -27,7 +27,7 @@ def _build(d: Path) -> dict:
     nbs = d / 'nbs'
     shutil.copytree(ROOT / 'nbs', nbs, ignore=shutil.ignore_patterns('_proc', '_docs', '.ipynb_checkpoints', 'sidebar.yml', 'nbdev.yml'))
     shutil.copy2(ROOT / '_quarto.yml', nbs / '_quarto.yml')
-    for name in ('settings.ini', 'data', 'bench', 'csrc'):    # what notebooks find beside nbs/ (00_core's own repo_root looks from the cwd)
+    for name in ('settings.ini', 'mathphys_nb', 'data', 'bench', 'csrc'):   # what nbdev and notebooks find beside nbs/ (from the cwd)
         if (ROOT / name).exists(): (d / name).symlink_to(ROOT / name)
     env = os.environ.get('PYTHONPATH', '')
     os.environ['PYTHONPATH'] = os.pathsep.join([str(ROOT)] + ([env] if env else []))   # the spawned workers import the package
