@@ -567,7 +567,8 @@ def main(argv=None):
                     help='auto: Quarto when it is on PATH, else smalldocs')
     a = ap.parse_args(argv)
     if a.what == 'readme': print(f'wrote {write_readme(a.out)}'); return 0
-    r = build_docs(a.out, execute=not a.no_exec, renderer=a.renderer)
+    try: r = build_docs(a.out, execute=not a.no_exec, renderer=a.renderer)
+    except MathPhysError as e: print(f'docs: {e}', file=sys.stderr); return 2   # a crashed worker, a renderer that failed
     print(f"docs: {r['pages']} pages by {r['renderer']} ({'executed' if r['executed'] else 'not executed'}) in {r['out']}: "
           f"processing {r['process_s']} s, rendering {r['render_s']} s; open {Path(r['out']) / 'index.html'}")
     for nb, e in r['failed'].items(): print(f'docs: FAILED {nb}: {failure_text(e)} (the error is shown on its page)', file=sys.stderr)
