@@ -23,13 +23,14 @@ install: $(STAMP)
 demo: install
 	$(BIN)/mathphys demo
 
-## Every check CI runs (export/clean in sync, every notebook, unit/property tests, docs, real browser).
+## Every check CI runs (export/clean in sync, every notebook, unit/property tests, the whole docs site built as
+## `make docs` builds it, real browser). --dist loadgroup keeps the docs-site tests on the worker that builds the site.
 test: install browser-deps
-	$(PY) -m pytest tests -n 2 -p no:cacheprovider
+	$(PY) -m pytest tests -n 2 --dist loadgroup -p no:cacheprovider
 
 ## Without the browser test (no chromium needed).
 test-fast: install
-	$(PY) -m pytest tests -n 2 -p no:cacheprovider -m "not browser"
+	$(PY) -m pytest tests -n 2 --dist loadgroup -p no:cacheprovider -m "not browser"
 
 browser-deps:
 	@bash tools/ensure_chromium.sh

@@ -89,3 +89,28 @@ def test_solvers_document_every_parameter():
     fns = [grid.pad, grid.laplacian, heat.solve_diffusion, wave.solve_wave, gray_scott.solve_gray_scott, euler.solve_euler, euler.hllc_flux]
     bad = {f.__name__: [k for k, v in docments(f).items() if k != 'return' and not v] for f in fns}
     assert not any(bad.values()), bad
+
+
+def _library_notebooks():
+    "(notebook, module path) of every notebook with a `#| default_exp`."
+    import re
+    for nb in sorted((ROOT / 'nbs').glob('*.ipynb')):
+        cells = json.loads(nb.read_text())['cells']
+        exp = next((m.group(1) for c in cells if c['cell_type'] == 'code'
+                    for m in [re.search(r'^#\|\s*default_exp\s+(\S+)', ''.join(c['source']), re.M)] if m), None)
+        if exp: yield nb, cells, PKG.joinpath(*exp.split('.')).with_suffix('.py')
+
+
+def test_module_docstrings_are_whole_sentences():
+    "nbdev makes a module's docstring from the first `> ` line of its notebook's title cell: one line, a whole sentence."
+    bad = {}
+    nbs = list(_library_notebooks())
+    assert len(nbs) > 40, len(nbs)
+    for nb, cells, mod in nbs:
+        quote = [l for l in ''.join(cells[0]['source']).splitlines() if l.startswith('>')]
+        doc = ast.get_docstring(ast.parse(mod.read_text()), clean=False) or ''
+        summary = quote[0][1:].strip() if quote else ''
+        if len(quote) != 1: bad[nb.name] = f'the summary has {len(quote)} `>` lines (nbdev keeps only the first)'
+        elif doc != summary: bad[nb.name] = f'{mod.name} docstring {doc[-60:]!r} differs from the summary {summary[-60:]!r} (escapes?)'
+        elif not doc.endswith('.') or '\n' in doc: bad[nb.name] = f'not one sentence ending with a full stop: {doc[-60:]!r}'
+    assert not bad, bad
