@@ -4,6 +4,8 @@ One Lab server for all lessons. Per lesson: Run All, no cell error, widgets in t
 blank, a screenshot in build/lessons/. Then the widgets are acted on and must change the picture: the time
 slider (while the kernel sleeps in a cell added for the purpose: scrubbing is browser-side), the concept map's run button, POINT (click → value and time series), DRAW (click to paint,
 simulate), the equation box (a refusal is a sentence) and the compression explorer's student level.
+Every page also: draws nothing while nothing changes (0 WebGL frames in 2 s), shows no time controls for a
+single frame, no empty dropdown, and no widget cut off at the right edge at 1400 px and at 1000 px.
 """
 import json
 import os
@@ -16,7 +18,7 @@ import pytest
 from conftest import ROOT
 from mathphys_nb.runs.widgets import (browser, browser_missing, canvas_is_blank, canvases, cell_errors, changed_fraction,
                                       copy_lessons, dismiss_news, lab_server, open_and_run, shot, shutdown_kernels,
-                                      wait_changed, HARMLESS)
+                                      wait_changed, HARMLESS, INSTRUMENT, idle_frames)
 
 pytestmark = pytest.mark.browser
 LESSONS = sorted(p.name for p in (ROOT / 'nbs' / 'lessons').glob('*.ipynb'))
@@ -63,6 +65,39 @@ def _keep_kernel_busy(page, seconds: int):
     page.wait_for_function(BUSY, timeout=15_000)
 
 
+SINGLE_FRAME_PLAY = """() => [...document.querySelectorAll('.jp-OutputArea-output .widget-play')]
+  .filter(p => p.offsetParent !== null)
+  .filter(p => { const h = p.parentElement.querySelector('.noUi-handle'); return h && Number(h.getAttribute('aria-valuemax')) <= 0; }).length"""
+EMPTY_DROPDOWNS = """() => [...document.querySelectorAll('.jp-OutputArea-output select')]
+  .filter(s => s.offsetParent !== null && s.options.length === 0).map(s => (s.closest('.widget-dropdown') || s).innerText.trim() || '(no label)')"""
+CLIPPED = """() => { const bad = [];
+  for (const out of document.querySelectorAll('.jp-OutputArea-output')) {
+    const r = out.getBoundingClientRect(); if (r.width === 0) continue;
+    for (const e of out.querySelectorAll('.jupyter-widgets canvas, .jupyter-widgets img, .widget-button, .widget-toggle-button, .widget-slider, .widget-dropdown, .widget-text, .widget-play')) {
+      const b = e.getBoundingClientRect();
+      if (b.width > 0 && b.right > r.right + 2) bad.push(`${e.className || e.tagName} ends at ${Math.round(b.right)} px, its output at ${Math.round(r.right)} px`);
+    }
+  }
+  return bad; }"""
+
+
+def page_checks(page) -> list[str]:
+    "The whole-page rules: no drawing while idle, no time controls for one frame, no empty dropdown, nothing clipped at 1400 and 1000 px."
+    f = []
+    idle = idle_frames(page, 2.0)
+    if idle > 0: f.append(f'{idle:.1f} WebGL frames/s drawn while nothing changes (goal 0)')
+    n = page.evaluate(SINGLE_FRAME_PLAY)
+    if n: f.append(f'{n} single-frame viewer(s) show a Play button')
+    empty = page.evaluate(EMPTY_DROPDOWNS)
+    if empty: f.append(f'empty dropdown(s): {empty[:3]}')
+    for width in (1400, 1000):
+        page.set_viewport_size({'width': width, 'height': 1000}); time.sleep(1.0)
+        bad = page.evaluate(CLIPPED)
+        if bad: f.append(f'clipped at {width} px: {bad[:3]}')
+    page.set_viewport_size({'width': 1400, 'height': 1000}); time.sleep(0.5)
+    return f
+
+
 def act_standing_waves(page):
     fails = []
     cs = canvases(page)
@@ -89,15 +124,24 @@ def act_standing_waves(page):
 
 
 def act_concept_map(page):
+    "The explorer opens on its run: run reports, the time slider moves the picture, a parameter re-runs it."
     fails = []
     out = _output(page, 're-run when a slider')
-    cv = out.locator('canvas').first
-    before = shot(cv)
+    cv = out.locator('canvas:not(.mp-overlay)').first
     out.locator('button', has_text='run').first.click()
     status = _wait_text(out, 'frames in')
     if 'frames in' not in status: fails.append(f'concept map: run gave no status ({status[:200]!r})')
+    before = shot(cv)
+    frame = out.locator('.mp-time .noUi-handle').first
+    frame.scroll_into_view_if_needed(); frame.click()
+    for _ in range(40): frame.press('ArrowRight')                       # to the last frame
     after = wait_changed(cv, before)
-    if changed_fraction(before, after) < 0.01: fails.append('concept map: the viewer did not change after run')
+    if changed_fraction(before, after) < 0.01: fails.append('concept map: the time slider did not change the viewer')
+    sliders = out.locator('.widget-slider:not(.mp-time):not(.mp-speed)')
+    track = sliders.first.locator('.noUi-target').first; track.scroll_into_view_if_needed()
+    b = track.bounding_box(); page.mouse.click(b['x'] + 0.9 * b['width'], b['y'] + b['height'] / 2)   # a tap: released at once
+    later = wait_changed(cv, after)
+    if changed_fraction(after, later) < 0.01: fails.append('concept map: a parameter change did not re-run the viewer')
     return fails
 
 
@@ -114,7 +158,7 @@ def act_playground(page):
     if changed_fraction(before, after) < 0.01: fails.append('equation box: the viewer did not change for a valid equation')
     # DRAW: click the pad a few times, then simulate
     pad_out = _output(page, 'pen (paint on move)')
-    pad, result = pad_out.locator('canvas').nth(0), pad_out.locator('canvas').nth(1)
+    pad, result = pad_out.locator('canvas:not(.mp-overlay)').nth(0), pad_out.locator('canvas:not(.mp-overlay)').nth(1)
     p0, r0 = shot(pad), shot(result)
     pb = pad.bounding_box()
     for fx, fy in ((0.5, 0.5), (0.3, 0.35), (0.7, 0.6)):
@@ -132,7 +176,7 @@ def act_playground(page):
 def act_compression(page):
     fails = []
     out = _output(page, 'student level')
-    recon = out.locator('canvas').nth(1)
+    recon = out.locator('canvas:not(.mp-overlay)').nth(1)
     before = shot(recon); m0 = out.locator('.widget-html').last.inner_text()
     out.locator('.widget-toggle-button', has_text='1').first.click()          # level 1: the most compressed view
     m1 = m0; t_end = time.time() + 20
@@ -162,6 +206,7 @@ def test_every_lesson_in_lab(tmp_path):
     root = copy_lessons(tmp_path)
     failures, timings = {}, {}
     with lab_server(root, tmp_path) as (url, token), browser(tmp_path) as ctx:
+        ctx.add_init_script(INSTRUMENT)
         with pytest.raises(Exception): urllib.request.urlopen(f'{url}/api/contents', timeout=5)   # auth stays on
         for nb in [n for n in LESSONS if not ONLY or n.split('_')[0] in ONLY]:
             page = ctx.new_page(); errors = []
@@ -180,6 +225,7 @@ def test_every_lesson_in_lab(tmp_path):
                 if cs: cs[0].scroll_into_view_if_needed(); time.sleep(0.5)
                 page.screenshot(path=str(SHOTS / nb.replace('.ipynb', '.png')))
                 if nb in ACTIONS and not f: f += ACTIONS[nb](page)
+                f += page_checks(page)
                 bad = [e for e in errors if not any(h in e for h in HARMLESS)]
                 if bad: f.append(f'page errors: {bad[:3]}')
             except Exception as e:

@@ -86,15 +86,28 @@ def _png_of(x) -> bytes | None:
             if 'image/png' in o.get('data', {}): return base64.b64decode(o['data']['image/png'])
     return None
 
+def _side_by_side(pngs: list) -> bytes:
+    "PNG pictures in one row (top-aligned, white padding)."
+    import io
+    import matplotlib.image as mpimg
+    import numpy as np
+    ims = [mpimg.imread(io.BytesIO(p), format='png')[..., :3] for p in pngs]
+    h = max(i.shape[0] for i in ims)
+    row = np.concatenate([np.pad(i, ((0, h - i.shape[0]), (0, 8), (0, 0)), constant_values=1.0) for i in ims], axis=1)
+    buf = io.BytesIO(); mpimg.imsave(buf, np.clip(row, 0, 1), format='png'); return buf.getvalue()
+
 def widget_picture(w) -> bytes | None:
     """A PNG still of widget `w` for a static page, or None.
 
-    The first widget inside `w` (itself included) that can show itself wins: one with a `docs_png()` method, an
-    `ipywidgets.Image` (its PNG bytes), an `Output` holding a picture. Otherwise the pythreejs meshes and points of
-    each renderer inside `w` (up to three, side by side) are drawn with matplotlib: the morph target in use, the
-    vertex colours or, for shader materials, colours by height."""
+    Widgets that draw themselves (a `docs_png()` method: every `FieldViewer` canvas draws the frame on its
+    slider in its own colour map and mode, with axes and colour bar) win; up to three of them inside `w` are
+    put side by side. Otherwise the first `ipywidgets.Image` (its PNG bytes) or `Output` holding a picture.
+    Otherwise the pythreejs meshes and points of each renderer inside `w` (up to three, side by side) are drawn
+    with matplotlib: the morph target in use, the vertex colours or, for shader materials, colours by height."""
     import numpy as np
     parts = _reachable(w)
+    own = [x for x in parts if hasattr(x, 'docs_png')][:3]
+    if len(own) > 1: return _side_by_side([x.docs_png() for x in own])
     for x in parts:
         png = _png_of(x)
         if png: return png

@@ -303,6 +303,7 @@ def _row(case, vals, unit, note):
 THREE_PAGE = """<!doctype html><html><body style="margin:0"><canvas id="c" width="520" height="380"></canvas>
 <script type="module">
 import * as THREE from './three.module.min.js';
+if (window.__m) window.__m.watch = true;          // the same per-frame readback as the viewers pay
 const n = NSIZE, c = document.getElementById('c'), r = new THREE.WebGLRenderer({canvas: c});
 const scene = new THREE.Scene(), cam = new THREE.PerspectiveCamera(45, 520 / 380, 0.1, 50);
 cam.position.set(2.2, -2.6, 2.0); cam.up.set(0, 0, 1); cam.lookAt(0, 0, 0);

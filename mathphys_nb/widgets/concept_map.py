@@ -41,7 +41,7 @@ def readable_error(e: BaseException) -> str:
     msg = str(e).strip() or type(e).__name__
     return msg if isinstance(e, (MathPhysError, ValueError)) else f'{type(e).__name__}: {msg}'
 
-# %% ../../nbs/52_concept_map.ipynb #92f1446e
+# %% ../../nbs/52_concept_map.ipynb #47e089c9
 def param_control(p, # a ParamSpec
                   value=None, # starting value (default: the declared default)
                   lo: float | None = None, hi: float | None = None): # a narrower range, inside the declared one
@@ -64,7 +64,7 @@ def control_value(p, control):
     v = control.value
     return int(round(v)) if p.kind == 'int' else v
 
-# %% ../../nbs/52_concept_map.ipynb #a1f3a572
+# %% ../../nbs/52_concept_map.ipynb #dea51083
 def concept_of(sim: str) -> str | None:
     "The concept whose menu lists `sim` (None when no concept does)."
     return next((c for c, sims in MATH_TO_PHYSICS_MAP.items() if sim in sims), None)
@@ -89,7 +89,7 @@ class ConceptExplorer:
                               self.field, self.status, self.body, self.eq_box])
         if run: self.run_equation() if equation is not None else self.run()
 
-# %% ../../nbs/52_concept_map.ipynb #41cabc88
+# %% ../../nbs/52_concept_map.ipynb #75c71716
 @patch
 def _build_menus(self: ConceptExplorer, concept, sim, show: bool):
     import ipywidgets as w
@@ -122,7 +122,7 @@ def _build_equation_box(self: ConceptExplorer, equation: str | None, show: bool)
     self.eq_box = w.VBox([w.HTML('<b>Or type a PDE</b> (u_t = ..., u_tt = ...; laplace(u), u_x, u_xx, ...):'),
                           w.HBox([self.equation, self.eq_t_end, self.eq_button])], layout=w.Layout(display=None if show else 'none'))
 
-# %% ../../nbs/52_concept_map.ipynb #4a71278c
+# %% ../../nbs/52_concept_map.ipynb #e0250b9a
 @patch
 def _on_concept(self: ConceptExplorer, change=None):
     self.sim.options = simulations_for(self.concept.value)        # also fires _on_sim through the value change
@@ -150,7 +150,7 @@ def values(self: ConceptExplorer) -> dict:
     spec = get_simulation(self.sim.value)
     return {p.name: control_value(p, self.controls[p.name]) for p in spec.params}
 
-# %% ../../nbs/52_concept_map.ipynb #a7b07f08
+# %% ../../nbs/52_concept_map.ipynb #3497c6db
 @patch
 def _say(self: ConceptExplorer, text: str, ok: bool = True):
     import html
@@ -178,17 +178,22 @@ def _draw(self: ConceptExplorer):
         fig, ax = plt.subplots(figsize=(3.4, 3.4)); thumbnail(ax, res)
         buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); plt.close(fig)
         self.picture.value = buf.getvalue(); self.body.children = [self.picture]
-    elif self.viewer is None:
-        self.viewer = FieldViewer(f, res.t, width=self.size[0], height=self.size[1], **self.viewer_kw)
-        self.body.children = [self.viewer.widget]
     else:
-        self.viewer.set_frames(f, res.t); self.body.children = [self.viewer.widget]
+        g = res.grid; ext = (-1.0, 1.0, -1.0, 1.0) if g is None else (g.x0, g.x0 + g.Lx, g.y0, g.y0 + g.Ly)
+        name = self.field.value or 'u'
+        if self.viewer is None:
+            kw = dict(extent=ext, axes=('x', 'y', name), width=self.size[0], height=self.size[1]) | self.viewer_kw
+            self.viewer = FieldViewer(f, res.t, **kw)
+        else:
+            self.viewer.extent = ext; self.viewer.canvas.extent = [float(e) for e in ext]; self.viewer.canvas.axes = ['x', 'y', name]
+            self.viewer.set_frames(f, res.t)
+        self.body.children = [self.viewer.widget]
 
 @patch
 def _on_field(self: ConceptExplorer, change):
     if self.result is not None and change['new']: self._draw()
 
-# %% ../../nbs/52_concept_map.ipynb #33ffde20
+# %% ../../nbs/52_concept_map.ipynb #deb0a6c7
 @patch
 def run(self: ConceptExplorer) -> SimResult | None:
     "Run the chosen simulation with the controls' values; a refusal is shown, not raised."
