@@ -17,8 +17,8 @@ from conftest import ROOT
 LESSONS = ROOT / 'nbs' / 'lessons'
 CHANGES = {
     '01_standing_waves': [dict(m=1, n=2), dict(m=1, n=7), dict(m=5, n=5), dict(N=16), dict(N=64)],
-    '02_differential_equations': [dict(n=8), dict(n=16), dict(n=64), dict(m=2), dict(alpha=0.1)],
-    '03_vector_calculus': [dict(preset="'source'"), dict(preset="'vortex'"), dict(preset="'shear'"), dict(n=24), dict(n=96)],
+    '02_differential_equations': [dict(N=8), dict(N=16), dict(N=64), dict(m=2), dict(alpha=0.1)],
+    '03_vector_calculus': [dict(preset="'source'"), dict(preset="'vortex'"), dict(preset="'shear'"), dict(N=24), dict(N=96)],
     '04_fourier': [dict(width=0.04), dict(N=16), dict(N=64)],
     '05_linear_algebra': [dict(preset=f"'{p}'", system=f"'{s}'") for p, s in
                           (('rotation', 'saddle'), ('scale', 'stable_node'), ('stretch', 'center'), ('reflection', 'stable_spiral'))],

@@ -136,3 +136,10 @@ def test_divergence_coefficient_and_euler_checks():
     rows = euler_stability(lambda A, x, dt: x + dt * x @ np.asarray(A).T, A, (0.5, 1.2))
     assert [r['bounded'] for r in rows] == [True, False] and rows[1]['max |1 + dt λ|'] > 1   # stable node: dt < 2/|λ| = 1
     d = describe_matrix([[0.0, -1.0], [1.0, 0.0]]); assert d['type'] == 'center' and d['tau'] == 0 and d['Delta'] == 1
+
+
+def test_tracer_drift_euler_spirals_out_rk4_does_not():
+    from mathphys_nb.widgets.lessons import tracer_drift
+    rows = tracer_drift(lambda P, v, dt: P + dt * v(P), steps=(10, 40))
+    assert rows[0]['your radius / r0'] > rows[1]['your radius / r0'] > 1
+    assert all(abs(r['RK4 radius / r0'] - 1) < 0.02 for r in rows)

@@ -124,15 +124,24 @@ def act_standing_waves(page):
 
 
 def act_concept_map(page):
+    "The explorer opens on its run: run reports, the time slider moves the picture, a parameter re-runs it."
     fails = []
     out = _output(page, 're-run when a slider')
-    cv = out.locator('canvas').first
-    before = shot(cv)
+    cv = out.locator('canvas:not(.mp-overlay)').first
     out.locator('button', has_text='run').first.click()
     status = _wait_text(out, 'frames in')
     if 'frames in' not in status: fails.append(f'concept map: run gave no status ({status[:200]!r})')
+    before = shot(cv)
+    frame = out.locator('.mp-time .noUi-handle').first
+    frame.scroll_into_view_if_needed(); frame.click()
+    for _ in range(40): frame.press('ArrowRight')                       # to the last frame
     after = wait_changed(cv, before)
-    if changed_fraction(before, after) < 0.01: fails.append('concept map: the viewer did not change after run')
+    if changed_fraction(before, after) < 0.01: fails.append('concept map: the time slider did not change the viewer')
+    sliders = out.locator('.widget-slider:not(.mp-time):not(.mp-speed)')
+    track = sliders.first.locator('.noUi-target').first; track.scroll_into_view_if_needed()
+    b = track.bounding_box(); page.mouse.click(b['x'] + 0.9 * b['width'], b['y'] + b['height'] / 2)   # a tap: released at once
+    later = wait_changed(cv, after)
+    if changed_fraction(after, later) < 0.01: fails.append('concept map: a parameter change did not re-run the viewer')
     return fails
 
 

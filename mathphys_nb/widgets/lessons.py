@@ -22,9 +22,9 @@ __all__ = ['result_viewer', 'SideBySide', 'side_by_side', 'drum_mode', 'drum_ome
            'answers_made', 'Answer', 'Predict', 'StepCheck', 'check_update', 'check_heat_step', 'check_wave_step',
            'run_steps', 'observed_orders', 'plot_convergence', 'format_rows', 'drum_convergence', 'cfl_table',
            'wave_cfl_experiment', 'heat_cfl_experiment', 'mode_decay', 'plot_mode_decay', 'check_divergence',
-           'plot_div_curl', 'check_sine_coefficient', 'count_modes', 'plot_mode_amplitudes', 'plot_omegas',
-           'describe_matrix', 'matrix_text', 'plot_linear', 'check_euler_step', 'euler_stability', 'euler_convergence',
-           'MatrixExplorer', 'lesson_table']
+           'plot_div_curl', 'tracer_drift', 'check_sine_coefficient', 'count_modes', 'plot_mode_amplitudes',
+           'plot_omegas', 'describe_matrix', 'matrix_text', 'plot_linear', 'check_euler_step', 'euler_stability',
+           'euler_convergence', 'MatrixExplorer', 'lesson_table']
 
 # %% ../../nbs/55_lesson_kit.ipynb #43648dd2
 def result_viewer(res: SimResult, field: str | None = None, **kw) -> FieldViewer:
@@ -417,6 +417,20 @@ def plot_div_curl(flow: SimResult, tracers: SimResult | None = None):
     axs[2].set_xlim(ext[:2]); axs[2].set_ylim(ext[2:]); axs[2].set_aspect('equal'); axs[2].set_xlabel('x (m)')
     axs[2].set_title('streamlines' + (' and tracer paths (red)' if tracers is not None else ''), fontsize=9)
     return fig
+
+# %% ../../nbs/55_lesson_kit.ipynb #344569c5
+def tracer_drift(tracer_step, # the student's step tracer_step(P, v, dt) -> next P; P (N, 2) positions, v(P) their velocities
+                 steps=(10, 20, 40, 80), # steps to reach t_end
+                 G: float = 1.0, r0: float = 0.3, t_end: float = 2.0, a: float = 0.1) -> list[dict]:
+    "A tracer on a circle of radius r0 around one vortex: its radius / r0 at t_end with the student's step and with the library's RK4."
+    from mathphys_nb.physics.vector_field import velocity, advect
+    v = lambda P: np.stack(velocity([('vortex', G)], P[:, 0], P[:, 1], a), -1); rows = []
+    for k in steps:
+        P = np.array([[r0, 0.0]]); dt = t_end / k
+        for _ in range(k): P = tracer_step(P, v, dt)
+        Q = advect([('vortex', G)], [[r0, 0.0]], np.array([0.0, t_end]), a, substeps=k)[-1]
+        rows.append({'steps': k, 'dt': dt, 'your radius / r0': float(np.hypot(*P[0]) / r0), 'RK4 radius / r0': float(np.hypot(*Q[0]) / r0)})
+    return rows
 
 # %% ../../nbs/55_lesson_kit.ipynb #8d632d93
 def check_sine_coefficient(coef, # the student's coef(u, m, n, X, Y, dx) -> a_mn
