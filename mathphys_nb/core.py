@@ -19,8 +19,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['MathPhysError', 'ShapeError', 'RangeError', 'UnknownNameError', 'StabilityError', 'check_shape', 'check_range',
            'check_choice', 'repo_root', 'data_dir', 'build_dir', 'seed_everything', 'gpu_available', 'get_xp', 'xp_of',
-           'to_numpy', 'atomic_path', 'atomic_write', 'write_json', 'save_checkpoint', 'load_checkpoint', 'progress',
-           'check_finite', 'fig_to_png', 'weights_dir', 'read_manifest', 'update_manifest', 'shipped_checkpoint']
+           'to_numpy', 'atomic_path', 'atomic_write', 'write_json', 'progress', 'check_finite', 'fig_to_png']
 
 # %% ../nbs/00_core.ipynb #383a19ed
 class MathPhysError(Exception):
@@ -184,31 +183,6 @@ def write_json(path, # the final file
     "Write `obj` as indented JSON, atomically."
     with atomic_write(path) as f: json.dump(obj, f, indent=2, sort_keys=True, **kwargs)
 
-# %% ../nbs/00_core.ipynb #6d5a478a
-def save_checkpoint(path, # the .pt file; `<path>.json` gets the config and meta
-                    state_dict: dict, # tensors only (loadable with weights_only=True)
-                    config: dict | None = None, # what rebuilds the model (plain JSON types)
-                    **meta # anything else worth keeping (metrics, step, ...)
-                   ):
-    "Save `{'state_dict', 'config', 'meta'}` atomically; also write the config as `<path>.json` for humans."
-    import torch
-    if not isinstance(state_dict, dict): raise MathPhysError(f"state_dict must be a dict, got {type(state_dict).__name__}")
-    payload = {'state_dict': state_dict, 'config': dict(config or {}), 'meta': dict(meta)}
-    with atomic_path(path) as tmp: torch.save(payload, tmp)
-    write_json(Path(str(path) + '.json'), {'config': payload['config'], 'meta': payload['meta']}, default=str)
-    return Path(path)
-
-def load_checkpoint(path, # a file written by save_checkpoint
-                    map_location='cpu' # torch device for the tensors
-                   ) -> dict:
-    "Load a checkpoint written by `save_checkpoint` with `weights_only=True`."
-    import torch
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"checkpoint not found: {path} (run `make weights` to produce it)")
-    ck = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(ck, dict) or 'state_dict' not in ck: raise MathPhysError(f"{path} is not a mathphys_nb checkpoint")
-    return ck
-
 # %% ../nbs/00_core.ipynb #b2c04704
 def progress(iterable=None, # what to iterate (None: update by hand)
              desc: str = '', # label in front of the bar
@@ -242,35 +216,3 @@ def fig_to_png(fig, # a matplotlib Figure
     fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
     plt.close(fig)
     return buf.getvalue()
-
-# %% ../nbs/00_core.ipynb #e529b388
-def weights_dir(create: bool = False # create the folder
-               ) -> Path:
-    "`data/weights/`: the shipped checkpoints and their manifest."
-    return data_dir('weights', create=create)
-
-def read_manifest() -> dict:
-    "The manifest of shipped weights: `{name: entry}` (empty when none are shipped)."
-    p = weights_dir() / 'manifest.json'
-    if not p.exists(): return {}
-    m = json.loads(p.read_text())
-    if not isinstance(m, dict): raise MathPhysError(f"{p} is not a manifest (expected a JSON object)")
-    return m
-
-def update_manifest(name: str, # checkpoint name, e.g. 'ae_euler64_r80'
-                    entry: dict # path (relative to data/), kind, system, config, recipe, metrics, ...
-                   ) -> dict:
-    "Add or replace one entry of `data/weights/manifest.json` (atomic write); returns the whole manifest."
-    if not isinstance(name, str) or not name: raise MathPhysError(f"manifest entry name must be a non-empty string, got {name!r}")
-    if not isinstance(entry, dict) or 'path' not in entry or 'kind' not in entry:
-        raise MathPhysError(f"manifest entry {name!r} needs at least 'path' and 'kind', got {sorted(entry) if isinstance(entry, dict) else entry!r}")
-    m = read_manifest(); m[name] = entry
-    write_json(weights_dir(create=True) / 'manifest.json', dict(sorted(m.items())), default=str)
-    return m
-
-def shipped_checkpoint(name: str) -> Path:
-    "Path of the shipped checkpoint `name` from the manifest (clear error naming the shipped ones)."
-    m = read_manifest()
-    if name not in m:
-        raise UnknownNameError(f"no shipped checkpoint {name!r}; shipped: {', '.join(sorted(m)) or 'none (run `make weights`)'}")
-    return data_dir() / m[name]['path']

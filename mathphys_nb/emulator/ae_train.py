@@ -21,10 +21,12 @@ __all__ = ['AETrainConfig', 'dist_setup', 'cpu_threads', 'lr_at', 'step_batch', 
 # %% ../../nbs/32_ae_train.ipynb #e5aa882e
 import torch
 
-from ..core import MathPhysError, RangeError, ShapeError, save_checkpoint, load_checkpoint, atomic_path, progress
+from ..core import MathPhysError, RangeError, ShapeError, atomic_path, progress
+from ..learn.store import save_checkpoint, load_checkpoint, load_model
 from .autoencoder import DCAEConfig, AutoEncoder, choose_latent, compression_ratio
-from .ae_data import (WellFrames, FieldTransform, load_frames, transform_from_stats, augment, vmse,
-                                          vrmse_loss, reconstruction_vrmse, PCABaseline, DCTBaseline)
+from .ae_data import WellFrames, load_frames, transform_from_stats, augment, reconstruction_vrmse
+from ..learn.codec import FieldTransform, PCACodec, TruncationCodec
+from ..learn.metrics import vmse_loss, vrmse_loss
 
 # %% ../../nbs/32_ae_train.ipynb #5f79fdbd
 @dataclass
@@ -112,13 +114,9 @@ def save_training(out_dir: Path, model, opt, config: dict, step: int, history: d
     save_checkpoint(out_dir / 'last.pt', model.state_dict(), config, step=step, history=history)
 
 def load_autoencoder(path, map_location='cpu') -> tuple[AutoEncoder, FieldTransform, dict]:
-    "(model in eval mode, its field transform, the checkpoint dict) from a checkpoint written here."
-    ck = load_checkpoint(path, map_location)
-    cfg = ck['config']
-    if 'arch' not in cfg: raise MathPhysError(f'{path} is not an autoencoder checkpoint (no arch in its config)')
-    model = AutoEncoder(DCAEConfig.from_dict(cfg['arch']))
-    model.load_state_dict({k: v.float() for k, v in ck['state_dict'].items()})
-    return model.eval(), FieldTransform.from_dict(cfg['transform']), ck
+    "(model in eval mode, its field transform, the checkpoint dict): `learn.store.load_model` of kind 'autoencoder'."
+    model, tf, ck = load_model(path, 'autoencoder')
+    return model.to(map_location), tf, ck
 
 # %% ../../nbs/32_ae_train.ipynb #a192c741
 class _NullBar:
@@ -165,7 +163,7 @@ def train_autoencoder(cfg: AETrainConfig, out_dir, resume: bool = True, threads:
         model.load_state_dict(ck['state_dict']); opt.load_state_dict(st['optimizer'])
         step, history = int(ck['meta']['step']), ck['meta']['history']; t_prev, c_prev = history['seconds'], history.get('cpu_seconds', 0.0)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    loss_fn = vmse if cfg.loss == 'vmse' else vrmse_loss
+    loss_fn = vmse_loss if cfg.loss == 'vmse' else vrmse_loss
     train_t = torch.as_tensor(train.flat); vfr = _valid_subset(valid, cfg.valid_frames)
     t0, c0 = time.perf_counter(), time.process_time(); bar = progress(total=cfg.steps, initial=step, desc=arch.name) if show and rank == 0 else _NullBar()
     while step < cfg.steps and not (cfg.max_minutes and t_prev >= 60 * cfg.max_minutes):   # (a resumed run past its budget stops at once)
@@ -231,9 +229,9 @@ def evaluate_autoencoder(checkpoint, data, split: str = 'test', max_frames: int 
            'vrmse': ae, 'vrmse_mean': float(np.mean(list(ae.values()))), 'bytes_per_frame': 4 * k}
     if baselines:
         tr = load_frames(data, 'train', stride=stride)
-        pca = PCABaseline(min(k, len(tr.flat))).fit(tf.forward(torch.as_tensor(tr.flat)))
-        out['baselines'] = {b.name: float(np.mean(list(reconstruction_vrmse(b, frames, tf).values())))
-                            for b in (pca, DCTBaseline(k, len(fr.names), fr.res))}
+        pca = PCACodec(min(k, len(tr.flat))).fit(tf.forward(torch.as_tensor(tr.flat)))
+        out['baselines'] = {name: float(np.mean(list(reconstruction_vrmse(b, frames, tf).values())))
+                            for name, b in (('pca', pca), ('dct', TruncationCodec.dct(k, (len(fr.names), *fr.res))))}
     return out
 
 # %% ../../nbs/32_ae_train.ipynb #baaf51f0
