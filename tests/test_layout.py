@@ -50,7 +50,7 @@ def test_no_library_notebook_imports_the_running_layer():
     pending = {'21_poincare.ipynb'}          # its fix is another change of issue 18: drop it from here once that lands
     bad = {p.name: _runs_imports_in_notebook(p) for p in lib}
     assert not {k: v for k, v in bad.items() if v and k not in pending}, bad
-    assert all(bad.get(k) for k in pending), f'{pending} no longer import runs: remove them from `pending`
+    assert all(bad.get(k) for k in pending), f'{pending} no longer import runs: remove them from pending'
 
 
 def test_every_area_is_listed():

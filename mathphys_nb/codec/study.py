@@ -193,7 +193,7 @@ def rd_figure(study: dict, # from `run_study`
 def claim_verdicts(study: dict,   # from `run_study`
                    timings: dict, # seconds: decode_fast, decode_fast_single, decode_loop, and optionally compress, train
                   ) -> list[dict]:
-    "One row per claim of seed 002: the claim, what we measured, and the verdict."
+    "One row per claim of design document 002: the claim, what we measured, and the verdict."
     at = lambda fam, t: next((r for r in study['rows'] if r['codec'] == fam and r['target'] == t and abs(r['bpw'] - 0.125) < 1e-9), None)
     fam = 'cordic' if at('cordic', 'smooth') else 'cordic floor'
     errs = ', '.join(f"{t} {at(fam, t)['rel_rmse']:.3f}" for t in ('smooth', 'gaussian', 'mlp W2'))

@@ -75,7 +75,7 @@ def _crop(t: torch.Tensor, shape) -> torch.Tensor:
     return t[..., :shape[0], :shape[1], :shape[2]]
 
 class V1Seed(nn.Module):
-    "The seed's v1: per-frame 3D CNN → pool to 1×1×1 → transformer over frames → decode the last vector."
+    "The design documents' v1: per-frame 3D CNN → pool to 1×1×1 → transformer over frames → decode the last vector."
     def __init__(self, cfg: ForecasterConfig):
         super().__init__()
         self.cfg = cfg
@@ -129,7 +129,7 @@ class UNetDecoder3d(nn.Module):
         return self.out(self.merge(torch.cat([e, u], 1)))
 
 class V2ConvLSTM(nn.Module):
-    "The seed's v2 (ConvLSTM + static encoder + fusion + U-Net decoder); with `cfg.model='v2wind'` it also reads the wind."
+    "The design documents' v2 (ConvLSTM + static encoder + fusion + U-Net decoder); with `cfg.model='v2wind'` it also reads the wind."
     def __init__(self, cfg: ForecasterConfig):
         super().__init__()
         self.cfg = cfg; hid = cfg.hidden; self.wind = cfg.model == 'v2wind'

@@ -283,7 +283,7 @@ def demo_autoencoder(report, quick: bool = True, ctx=None, folder=None):
                 'written when the shipped float16 checkpoints were evaluated; PCA and DCT keep as many numbers per frame as the latent.')
     report.table(compression_rows(entries), 'shipped autoencoders vs linear codecs at the same latent size')
     report.table([{**r, 'fields': 5} for r in ladder_table(64, 5)] + [{**r, 'fields': 1} for r in ladder_table(64, 1)],
-                 "the ratio ladder at 64²: the seed's levels, the configuration chosen, or the nearest reachable ratios")
+                 "the ratio ladder at 64²: the design documents' levels, the configuration chosen, or the nearest reachable ratios")
     report.table(field_rows(entries), 'per-field VRMSE'); report.table(goal_rows(entries), "the issue's goals, measured")
     report.figure(plot_error_vs_ratio(entries), 'error vs compression ratio (LOLA: 512², reference only)')
     root = build_dir('demo', 'ae_heldout', create=True)
