@@ -156,3 +156,10 @@ def test_shipped_forecasters_reproduce_their_recorded_test_metrics(name):
     rec = MANIFEST[name]['test_metrics']
     for lead, ms in rec.items():
         for k, v in ms.items(): assert abs(ev['leads'][lead][k] - v) < 1e-4, (name, lead, k, ev['leads'][lead][k], v)
+
+
+def test_eval_ae_on_an_empty_checkpoint_exits_2_with_one_line(tmp_path):
+    (tmp_path / 'empty.pt').write_bytes(b'')
+    p = subprocess.run([sys.executable, '-m', 'mathphys_nb.runs.cli', 'eval', 'ae', '--checkpoint', str(tmp_path / 'empty.pt'), '--data', str(tmp_path)],
+                       capture_output=True, text=True, cwd=ROOT, env={**os.environ, 'PYTHONPATH': str(ROOT)})
+    assert p.returncode == 2 and 'is empty (0 bytes)' in p.stderr and 'Traceback' not in p.stderr, p.stderr

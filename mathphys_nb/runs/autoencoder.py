@@ -85,7 +85,8 @@ def eval_ae_command(argv: list[str]) -> int:
     ap.add_argument('--no-baselines', action='store_true'); ap.add_argument('--json', action='store_true', help='one JSON line')
     a = ap.parse_args(argv)
     cpu_threads(None)
-    r = evaluate_autoencoder(a.checkpoint, a.data, a.split, a.max_frames, baselines=not a.no_baselines)
+    try: r = evaluate_autoencoder(a.checkpoint, a.data, a.split, a.max_frames, baselines=not a.no_baselines)
+    except (MathPhysError, FileNotFoundError) as e: ap.exit(2, f'error: {e}\n')     # a bad checkpoint or data: one line, exit 2
     if a.json: print(json.dumps(r))
     else:
         print(f"ratio {r['ratio']:g}×, {r['bytes_per_frame']} bytes per frame; VRMSE mean {r['vrmse_mean']:.4f}")
