@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from conftest import ROOT
-from mathphys_nb.core import RangeError, ShapeError, MathPhysError, save_checkpoint, shipped_checkpoint
+from mathphys_nb.core import RangeError, ShapeError, MathPhysError
+from mathphys_nb.learn.store import save_checkpoint, shipped_checkpoint
 from mathphys_nb.emulator.autoencoder import (DCAEConfig, AutoEncoder, ratio_ladder, choose_latent, compression_ratio,
                                               softclip, ladder_table)
-from mathphys_nb.emulator.ae_data import (augment, load_frames, transform_from_stats, vmse, PCABaseline, DCTBaseline,
-                                          reconstruction_vrmse)
+from mathphys_nb.emulator.ae_data import augment, load_frames, transform_from_stats, reconstruction_vrmse
+from mathphys_nb.learn.codec import PCACodec, TruncationCodec
 from mathphys_nb.emulator.ae_train import AETrainConfig, train_autoencoder, load_autoencoder, tiny_well, export_weights
 
 torch.set_num_threads(1)
@@ -150,11 +151,11 @@ def test_eval_command_prints_the_json_line(tiny, tmp_path):
 def test_linear_baselines_are_exact_with_full_size_and_lossy_below(tiny):
     fr = load_frames(tiny, 'train'); tf = transform_from_stats(tiny, fr)
     x = tf.forward(torch.as_tensor(fr.flat))
-    full = DCTBaseline(3 * 16 * 16, 3, (16, 16))
+    full = TruncationCodec.dct(3 * 16 * 16, (3, 16, 16))
     assert max(reconstruction_vrmse(full, fr.flat, tf).values()) < 1e-4
-    small = reconstruction_vrmse(DCTBaseline(12, 3, (16, 16)), fr.flat, tf)
+    small = reconstruction_vrmse(TruncationCodec.dct(12, (3, 16, 16)), fr.flat, tf)
     assert 0.01 < np.mean(list(small.values())) < 1.5
-    pca = PCABaseline(5).fit(x)
+    pca = PCACodec(5).fit(x)
     assert torch.allclose(pca.components @ pca.components.T, torch.eye(5), atol=1e-4)
 
 

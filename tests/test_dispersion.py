@@ -9,7 +9,8 @@ import pytest
 from mathphys_nb.core import MathPhysError, RangeError, ShapeError, UnknownNameError
 from mathphys_nb.forecast.dispersion import (Grid3D, Scenario, Source, simulate, dispersion, advect_axis,
                                              diffuse_vertical, source_map, face_winds)
-from mathphys_nb.forecast.plume import gaussian_plume, plume_errors, dispersion_metrics
+from mathphys_nb.forecast.plume import gaussian_plume, plume_errors
+from mathphys_nb.learn.metrics import dispersion_scores
 
 from mathphys_nb.physics.simulation import run_simulation
 from mathphys_nb.well.data import make_dataset
@@ -126,7 +127,7 @@ def test_data_command_makes_the_plume_preset(tmp_path):
 
 def test_dispersion_metrics_rule_for_values_below_threshold():
     o = np.array([0.0, 0.0, 1.0, 4.0]); p = np.array([0.0, 0.05, 1.5, 1.0])
-    m = dispersion_metrics(o, p, thr=0.1)
+    m = dispersion_scores(p, o, thr=0.1)
     # pairs 0 and 1: both below 0.1 -> left out; pair 2 within 2x, pair 3 off by 4x
     assert m['fac2'] == pytest.approx(0.5)
     assert m['mg'] == pytest.approx(np.exp(np.mean([np.log(1 / 1.5), np.log(4.0)])))

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mathphys_nb.core import RangeError, ShapeError, save_checkpoint, load_checkpoint
+from mathphys_nb.core import RangeError, ShapeError
+from mathphys_nb.learn.store import save_checkpoint, load_checkpoint
 from mathphys_nb.emulator.schedule import LogLogitSchedule, edm_coefficients, loss_weight, sample_sigma
 from mathphys_nb.emulator.denoiser import ViTConfig, SpaceTimeViT, build_emulator, rope_angles, apply_rope
 from mathphys_nb.emulator.sampler import ABSampler, ab_weights

@@ -24,8 +24,8 @@ def test_library_imports_without_onnx_packages():
 
 def _tiny_deterministic():
     from mathphys_nb.emulator.autoencoder import AutoEncoder, DCAEConfig
-    from mathphys_nb.emulator.ae_data import FieldTransform
-    from mathphys_nb.emulator.training import AECodec
+    from mathphys_nb.learn.codec import FieldTransform
+    from mathphys_nb.learn.codec import AutoencoderCodec
     from mathphys_nb.emulator.denoiser import ViTConfig, build_emulator
     from mathphys_nb.emulator.rollout import Emulator
     torch.manual_seed(1)
@@ -35,7 +35,7 @@ def _tiny_deterministic():
         for p in list(ae.parameters()) + list(net.parameters()): p.add_(0.3 * torch.randn_like(p))
     conf = {'kind': 'deterministic', 'latent_mean': [0.0], 'latent_std': [2.0], 'latent_shape': [1, 4, 4],
             'frame_shape': [1, 8, 8], 'param_names': []}
-    return Emulator(net, conf, AECodec(ae, FieldTransform(['u'], [0], [0.0], [1.0]), name='tiny'))
+    return Emulator(net, conf, AutoencoderCodec(ae, FieldTransform(['u'], [0], [0.0], [1.0]), name='tiny'))
 
 
 def test_exported_rollout_matches_torch(tmp_path):

@@ -11,8 +11,9 @@ import torch
 from mathphys_nb.core import RangeError, ShapeError
 from mathphys_nb.well.data import make_dataset
 from mathphys_nb.emulator.ae_data import load_frames, transform_from_stats
-from mathphys_nb.emulator.training import (EmulatorTrainConfig, LatentSet, PoolCodec, dataset_params, encode_trajectories,
-                                           fit_emulator, load_emulator, sample_windows, standardize, train_emulator)
+from mathphys_nb.emulator.training import (EmulatorTrainConfig, LatentSet, dataset_params, encode_trajectories,
+                                           fit_emulator, load_emulator, sample_windows, train_emulator)
+from mathphys_nb.learn.codec import PoolCodec, standardize
 from mathphys_nb.emulator.rollout import (Emulator, rollout, lead_vrmse, bin_means, spread_skill, spectrum_error,
                                           evaluate_rollouts, summarize)
 
@@ -177,7 +178,7 @@ def test_shipped_recipes_cover_three_euler_ratios_and_128():
 
 def test_core_table_of_the_shipped_euler_emulators():
     from mathphys_nb.runs.emulator import shipped, shipped_core_table, eval_emulator_command
-    if not any(e.get('system') == 'euler' and e.get('resolution') == 64 for e in shipped().values()):
+    if not any(e.get('system') == 'euler' and e.get('resolution') == 64 for e in shipped('emulator').values()):
         pytest.skip('no shipped Euler emulators (run `make weights`)')
     ct = shipped_core_table(64)
     assert list(ct['ratios']) == ['80', '320', '1280'] and ct['middle_ratio'] == '320'

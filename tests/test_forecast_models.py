@@ -115,7 +115,7 @@ def test_eval_command_prints_the_json_schema(tiny, tmp_path):
     from mathphys_nb.runs.forecast import _eval_cmd
     cfg = ForecasterConfig('simvp', **TINY, **SMALL)
     r = train_forecaster(cfg, TrainConfig(max_steps=2, batch=2), load_split(tiny, 'train'), show=False)
-    from mathphys_nb.core import save_checkpoint
+    from mathphys_nb.learn.store import save_checkpoint
     ck = save_checkpoint(tmp_path / 'm.pt', ship_state(r['model']), {'model_config': cfg.to_dict()})
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf): assert _eval_cmd(['--checkpoint', str(ck), '--data', str(tiny), '--json']) == 0

@@ -17,9 +17,9 @@ from .poincare import check_matrix, fit_amplitude_phase, relative_rmse, smooth_f
 from .packed128 import pack_hi, cordic_amplitude, pixel_angles, cordic_closed_form, R_MAX, THETA_MAX
 
 # %% auto #0
-__all__ = ['SMOOTH_K0', 'SEED_SETTINGS', 'FAMILIES', 'RATES', 'SWAP_SETTINGS', 'gaussian_matrix', 'synthetic_targets',
-           'oscillator_regimes', 'train_mlp', 'mlp_accuracy', 'codec_at_rate', 'cordic_family_fit', 'run_study',
-           'table_at_rate', 'rd_figure', 'claim_verdicts', 'seed_patterns', 'codec_explorer', 'autoencoder_weight_swap']
+__all__ = ['SMOOTH_K0', 'SEED_SETTINGS', 'FAMILIES', 'RATES', 'gaussian_matrix', 'synthetic_targets', 'oscillator_regimes',
+           'train_mlp', 'mlp_accuracy', 'codec_at_rate', 'cordic_family_fit', 'run_study', 'table_at_rate', 'rd_figure',
+           'claim_verdicts', 'seed_patterns', 'codec_explorer']
 
 # %% ../../nbs/24_codec_study.ipynb #d74398c6
 SMOOTH_K0 = 4.0   # the smooth target's filter width k0, in cycles per side
@@ -283,37 +283,3 @@ def codec_explorer(n: int = 64,  # side of the target matrices
     ui.pattern_out, ui.recon_out, ui.label = pat_out, rec_out, label
     ui.update_pattern, ui.update_recon = update_pattern, update_recon
     return ui
-
-# %% ../../nbs/24_codec_study.ipynb #bb67b5e1
-SWAP_SETTINGS = [('dct', 0.125), ('basis', 0.125), ('cordic', 0.125), ('seed', 0.125), ('quant', 4.25), ('quant', 8.25)]
-
-def autoencoder_weight_swap(checkpoint, # a checkpoint written by the autoencoder's training (e.g. data/weights/ae_release64_r64.pt)
-                            frames: np.ndarray, # (N, F, H, W) physical frames of its system, the Well's axis order
-                            settings=SWAP_SETTINGS, # (codec family, bits per weight) pairs
-                            n_search: int = 1024, # seeds searched per block by the seed codec
-                            min_weights: int = 4096 # tensors smaller than this stay float32
-                           ) -> list[dict]:
-    "The autoencoder's VRMSE after its large weight tensors are coded by each codec at equal bits per weight."
-    import torch
-    from mathphys_nb.emulator.ae_train import load_autoencoder
-    from mathphys_nb.emulator.ae_data import reconstruction_vrmse
-    model, tf, _ = load_autoencoder(checkpoint)
-    sd = {k: v.clone() for k, v in model.state_dict().items()}
-    big = [k for k, v in sd.items() if v.ndim >= 2 and v.numel() >= min_weights]
-    n_big, n_all = sum(sd[k].numel() for k in big), sum(v.numel() for v in sd.values() if v.is_floating_point())
-    score = lambda: float(np.mean(list(reconstruction_vrmse(lambda x: model(x), frames, tf).values())))
-    rows = [{'codec': 'float32 (none)', 'bpw': 32.0, 'vrmse': score(), 'weight rel. RMSE': 0.0, 'bytes': 4 * n_big}]
-    for fam, bpw in progress(list(settings), desc='autoencoder weights'):
-        new, errs, nbytes = dict(sd), [], 0
-        for k in big:
-            W = sd[k].reshape(sd[k].shape[0], -1).numpy().astype(np.float64)
-            c = codec_at_rate(fam, bpw, W.shape, n_search=n_search)
-            if c is None: break
-            W_hat, enc, _, _ = _code(c, W); nbytes += enc.nbytes
-            errs.append(relative_rmse(W_hat, W)); new[k] = torch.as_tensor(W_hat, dtype=sd[k].dtype).reshape(sd[k].shape)
-        else:
-            model.load_state_dict(new)
-            rows.append({'codec': fam, 'bpw': bpw, 'vrmse': score(), 'weight rel. RMSE': float(np.mean(errs)), 'bytes': nbytes})
-    model.load_state_dict(sd)
-    for r in rows: r['share of weights coded'] = round(n_big / n_all, 4)
-    return rows

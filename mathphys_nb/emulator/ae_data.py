@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['WellFrames', 'load_frames', 'FieldTransform', 'transform_from_stats', 'vector_pairs', 'augment', 'vmse', 'vrmse_loss',
-           'frame_vrmse', 'PCABaseline', 'DCTBaseline', 'reconstruction_vrmse']
+__all__ = ['SWAP_SETTINGS', 'WellFrames', 'load_frames', 'transform_from_stats', 'vector_pairs', 'augment',
+           'reconstruction_vrmse', 'autoencoder_weight_swap']
 
 # %% ../../nbs/31_ae_data.ipynb #a7b3c957
 import torch
 
-from ..core import MathPhysError, RangeError, ShapeError
-from ..well.io import vrmse as well_vrmse
-from ..codec.codecs import DCTCodec, lowfreq_index
+from ..core import MathPhysError, RangeError, ShapeError, progress
+from ..learn.codec import FieldTransform, FrameCodec, TransformedCodec, as_codec, score_codec
+from ..learn.store import register_kind
+from .autoencoder import AutoEncoder, DCAEConfig
 
 # %% ../../nbs/31_ae_data.ipynb #eac882fb
 @dataclass
@@ -63,29 +64,6 @@ def load_frames(path, split: str = 'train', max_traj: int | None = None, stride:
     return WellFrames(data, names, periodic, dataset, str(path))
 
 # %% ../../nbs/31_ae_data.ipynb #7d94c2cd
-@dataclass
-class FieldTransform:
-    "Physical fields ↔ normalized network inputs: optional log1p per channel, then (x − mean)/std."
-    names: list
-    log1p: list
-    mean: list
-    std: list
-
-    def _v(self, v, x): return torch.as_tensor(v, dtype=x.dtype, device=x.device)[:, None, None]
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        "u: (N, F, H, W) physical → normalized."
-        self._check(u); L = self._v(self.log1p, u).bool()
-        return (torch.where(L, torch.log1p(u.clamp_min(-0.999)), u) - self._v(self.mean, u)) / self._v(self.std, u)
-    def inverse(self, x: torch.Tensor) -> torch.Tensor:
-        "x: (N, F, H, W) normalized → physical."
-        self._check(x); y = x * self._v(self.std, x) + self._v(self.mean, x)
-        return torch.where(self._v(self.log1p, x).bool(), torch.expm1(y), y)
-    def _check(self, u):
-        if u.ndim != 4 or u.shape[1] != len(self.names): raise ShapeError(f'fields must be (N, {len(self.names)}, H, W), got {tuple(u.shape)}')
-    def to_dict(self) -> dict: return {k: list(getattr(self, k)) for k in ('names', 'log1p', 'mean', 'std')}
-    @classmethod
-    def from_dict(cls, d: dict) -> 'FieldTransform': return cls(**{k: list(d[k]) for k in ('names', 'log1p', 'mean', 'std')})
-
 def transform_from_stats(path, train: WellFrames, log1p='auto') -> FieldTransform:
     "Build the transform from `<path>/stats.yaml`; `log1p`: 'auto', or a list of channel names to log-transform."
     import yaml
@@ -127,64 +105,51 @@ def augment(u: torch.Tensor, names: list, periodic: tuple, gen: torch.Generator,
         out.append(x)
     return torch.stack(out)
 
-# %% ../../nbs/31_ae_data.ipynb #7d87f580
-def vmse(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
-    "Mean over (N, F) of the per-sample per-field MSE / (spatial variance + eps); inputs (N, F, H, W)."
-    if pred.shape != target.shape: raise ShapeError(f'pred {tuple(pred.shape)} vs target {tuple(target.shape)}')
-    return ((pred - target).pow(2).mean((-2, -1)) / (target.var((-2, -1), unbiased=False) + eps)).mean()
-
-def vrmse_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
-    "Mean over (N, F) of sqrt(per-sample per-field VMSE)."
-    if pred.shape != target.shape: raise ShapeError(f'pred {tuple(pred.shape)} vs target {tuple(target.shape)}')
-    return ((pred - target).pow(2).mean((-2, -1)) / (target.var((-2, -1), unbiased=False) + eps)).add(1e-12).sqrt().mean()
-
-def frame_vrmse(pred, target) -> np.ndarray:
-    "the_well's VRMSE of physical frames (N, F, H, W): returns (N, F)."
-    p, t = (np.moveaxis(np.asarray(a, np.float64), 1, -1) for a in (pred, target))
-    return np.asarray(well_vrmse(p, t, n_spatial_dims=2))
-
-# %% ../../nbs/31_ae_data.ipynb #b2d2e8d2
-class PCABaseline:
-    "PCA of flattened normalized frames (N, F, H, W), k components: encode → (N, k), decode → frames."
-    name = 'pca'
-    def __init__(self, k: int): self.k = int(k)
-    def fit(self, x, max_frames: int = 4000, seed: int = 0) -> 'PCABaseline':
-        x = torch.as_tensor(np.asarray(x), dtype=torch.float64); self.shape = tuple(x.shape[1:])
-        if len(x) > max_frames: x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:max_frames]]
-        X = x.flatten(1); self.mean = X.mean(0); Xc = X - self.mean
-        if self.k > min(Xc.shape): raise RangeError(f'PCA: k={self.k} exceeds min(frames, size) = {min(Xc.shape)}')
-        G = Xc @ Xc.T                                   # Gram matrix (n × n): cheaper than an SVD of n × D
-        evals, evecs = torch.linalg.eigh(G)
-        idx = evals.argsort(descending=True)[:self.k]; s = evals[idx].clamp_min(1e-12).sqrt()
-        self.components = ((Xc.T @ evecs[:, idx]) / s).T.float()      # (k, D) orthonormal rows
-        self.mean = self.mean.float(); return self
-    def encode(self, x) -> torch.Tensor: return (torch.as_tensor(x).float().flatten(1) - self.mean) @ self.components.T
-    def decode(self, z) -> torch.Tensor: return (z @ self.components + self.mean).reshape(-1, *self.shape)
-    def __call__(self, x) -> torch.Tensor: return self.decode(self.encode(x))
-
-class DCTBaseline:
-    "Per field, keep the k_c lowest whole-frame DCT frequencies (zig-zag order of `DCTCodec`), Σ k_c = k."
-    name = 'dct'
-    def __init__(self, k: int, n_fields: int, res: tuple):
-        H, W = res; b = max(H, W)
-        if k < n_fields: raise RangeError(f'DCT: k={k} is fewer than one coefficient per field ({n_fields} fields)')
-        self.ks = [k // n_fields + (c < k % n_fields) for c in range(n_fields)]; self.res, self.block = (H, W), b
-        self.idx = [lowfreq_index(b, kc) for kc in self.ks]
-    def __call__(self, x) -> torch.Tensor:
-        from scipy.fft import dctn, idctn
-        x = np.asarray(x, np.float64); H, W = self.res; b = self.block
-        xp = np.pad(x, ((0, 0), (0, 0), (0, b - H), (0, b - W)), mode='edge')
-        C = dctn(xp, axes=(-2, -1), norm='ortho'); out = np.zeros_like(C)
-        for c, (I, J) in enumerate(self.idx): out[:, c, I, J] = C[:, c, I, J]
-        return torch.as_tensor(idctn(out, axes=(-2, -1), norm='ortho')[..., :H, :W], dtype=torch.float32)
-
 # %% ../../nbs/31_ae_data.ipynb #4889cafc
-def reconstruction_vrmse(codec, frames: np.ndarray, transform: FieldTransform, batch: int = 64) -> dict:
-    "Per-field mean VRMSE of `codec(normalized frames)` in physical units; frames (N, F, H, W) physical."
-    errs = []
-    for i in range(0, len(frames), batch):
-        u = torch.as_tensor(np.asarray(frames[i:i + batch]), dtype=torch.float32)
-        with torch.no_grad(): rec = transform.inverse(torch.as_tensor(codec(transform.forward(u)), dtype=torch.float32))
-        errs.append(frame_vrmse(rec, u))
-    e = np.concatenate(errs).mean(0)
-    return {n: float(v) for n, v in zip(transform.names, e)}
+def reconstruction_vrmse(codec, # a codec of normalized frames, a network with encode/decode, or a function of frames
+                         frames: np.ndarray, # (N, F, H, W) physical frames
+                         transform: FieldTransform, batch: int = 64) -> dict:
+    "Per-field mean VRMSE of the codec's physical reconstruction (`score_codec` inside `transform`)."
+    return score_codec(TransformedCodec(as_codec(codec), transform), frames, transform.names, batch)['vrmse']
+
+# %% ../../nbs/31_ae_data.ipynb #7dd74242
+def _load_autoencoder(ck: dict, path) -> tuple:
+    "(network in eval mode, FieldTransform, checkpoint) of an autoencoder checkpoint."
+    model = AutoEncoder(DCAEConfig.from_dict(ck['config']['arch'])); model.load_state_dict(ck['state_dict'])
+    return model.eval(), FieldTransform.from_dict(ck['config']['transform']), ck
+
+register_kind('autoencoder', lambda ck: 'arch' in ck['config'] and 'transform' in ck['config'], _load_autoencoder)
+
+# %% ../../nbs/31_ae_data.ipynb #469577b0
+SWAP_SETTINGS = [('dct', 0.125), ('basis', 0.125), ('cordic', 0.125), ('seed', 0.125), ('quant', 4.25), ('quant', 8.25)]
+
+def autoencoder_weight_swap(checkpoint, # a checkpoint written by the autoencoder's training (e.g. data/weights/ae_release64_r64.pt)
+                            frames: np.ndarray, # (N, F, H, W) physical frames of its system, the Well's axis order
+                            settings=SWAP_SETTINGS, # (codec family, bits per weight) pairs
+                            n_search: int = 1024, # seeds searched per block by the seed codec
+                            min_weights: int = 4096 # tensors smaller than this stay float32
+                           ) -> list[dict]:
+    "The autoencoder's VRMSE after its large weight tensors are coded by each codec at equal bits per weight."
+    from mathphys_nb.codec.study import codec_at_rate, _code
+    from mathphys_nb.codec.poincare import relative_rmse
+    from mathphys_nb.learn.store import load_model
+    model, tf, _ = load_model(checkpoint, 'autoencoder')
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    big = [k for k, v in sd.items() if v.ndim >= 2 and v.numel() >= min_weights]
+    n_big, n_all = sum(sd[k].numel() for k in big), sum(v.numel() for v in sd.values() if v.is_floating_point())
+    score = lambda: float(np.mean(list(reconstruction_vrmse(model, frames, tf).values())))
+    rows = [{'codec': 'float32 (none)', 'bpw': 32.0, 'vrmse': score(), 'weight rel. RMSE': 0.0, 'bytes': 4 * n_big}]
+    for fam, bpw in progress(list(settings), desc='autoencoder weights'):
+        new, errs, nbytes = dict(sd), [], 0
+        for k in big:
+            W = sd[k].reshape(sd[k].shape[0], -1).numpy().astype(np.float64)
+            c = codec_at_rate(fam, bpw, W.shape, n_search=n_search)
+            if c is None: break
+            W_hat, enc, _, _ = _code(c, W); nbytes += enc.nbytes
+            errs.append(relative_rmse(W_hat, W)); new[k] = torch.as_tensor(W_hat, dtype=sd[k].dtype).reshape(sd[k].shape)
+        else:
+            model.load_state_dict(new)
+            rows.append({'codec': fam, 'bpw': bpw, 'vrmse': score(), 'weight rel. RMSE': float(np.mean(errs)), 'bytes': nbytes})
+    model.load_state_dict(sd)
+    for r in rows: r['share of weights coded'] = round(n_big / n_all, 4)
+    return rows

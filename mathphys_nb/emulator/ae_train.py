@@ -17,12 +17,14 @@ __all__ = ['AETrainConfig', 'ae_batches', 'ae_loss', 'load_autoencoder', 'ae_val
 # %% ../../nbs/32_ae_train.ipynb #e5aa882e
 import torch
 
-from ..core import MathPhysError, RangeError, ShapeError, save_checkpoint, load_checkpoint
+from ..core import MathPhysError, RangeError, ShapeError
 from ..learn.config import positive, between, choice
 from ..learn.trainer import TrainerConfig, Trainer, curve_path, require_finite
+from ..learn.store import save_checkpoint, load_checkpoint, load_model
 from .autoencoder import DCAEConfig, AutoEncoder, choose_latent, compression_ratio
-from .ae_data import (WellFrames, FieldTransform, load_frames, transform_from_stats, augment, vmse,
-                                          vrmse_loss, reconstruction_vrmse, PCABaseline, DCTBaseline)
+from .ae_data import WellFrames, load_frames, transform_from_stats, augment, reconstruction_vrmse
+from ..learn.codec import FieldTransform, PCACodec, TruncationCodec
+from ..learn.metrics import vmse_loss, vrmse_loss
 
 # %% ../../nbs/32_ae_train.ipynb #36765a99
 @dataclass(kw_only=True)
@@ -73,7 +75,7 @@ def ae_batches(train: torch.Tensor, # (N, F, H, W) physical training frames
 
 def ae_loss(cfg: AETrainConfig):
     "The trainer's loss function: VMSE (or VRMSE) of the reconstruction of normalized frames."
-    f = vmse if cfg.loss == 'vmse' else vrmse_loss
+    f = vmse_loss if cfg.loss == 'vmse' else vrmse_loss
     return lambda model, x: f(model(x), x)
 
 # %% ../../nbs/32_ae_train.ipynb #fba9df68
@@ -83,13 +85,9 @@ def _config(cfg: AETrainConfig, arch: DCAEConfig, tf: FieldTransform, frames: We
                      'ratio': compression_ratio(frames.res, len(frames.names), arch.factor, arch.lat_channels)}}
 
 def load_autoencoder(path, map_location='cpu') -> tuple[AutoEncoder, FieldTransform, dict]:
-    "(model in eval mode, its field transform, the checkpoint dict) from a checkpoint written here."
-    ck = load_checkpoint(path, map_location)
-    cfg = ck['config']
-    if 'arch' not in cfg: raise MathPhysError(f'{path} is not an autoencoder checkpoint (no arch in its config)')
-    model = AutoEncoder(DCAEConfig.from_dict(cfg['arch']))
-    model.load_state_dict({k: v.float() for k, v in ck['state_dict'].items()})
-    return model.eval(), FieldTransform.from_dict(cfg['transform']), ck
+    "(model in eval mode, its field transform, the checkpoint dict): `learn.store.load_model` of kind 'autoencoder'."
+    model, tf, ck = load_model(path, 'autoencoder')
+    return model.to(map_location), tf, ck
 
 # %% ../../nbs/32_ae_train.ipynb #448dc216
 def _valid_subset(frames: WellFrames, n: int) -> np.ndarray:
@@ -108,7 +106,7 @@ def latent_size(arch: DCAEConfig, res) -> int: return arch.lat_channels * (res[0
 def pca_baseline(train: np.ndarray, valid: np.ndarray, tf: FieldTransform, k: int, max_frames: int = 512) -> float:
     "Mean VRMSE on `valid` of PCA with `k` numbers, fitted on up to `max_frames` training frames."
     sub = train[np.linspace(0, len(train) - 1, min(max_frames, len(train))).round().astype(int)]
-    pca = PCABaseline(min(k, len(sub) - 1)).fit(tf.forward(torch.as_tensor(sub)))   # centred frames have rank < their number
+    pca = PCACodec(min(k, len(sub) - 1)).fit(tf.forward(torch.as_tensor(sub)))   # centred frames have rank < their number
     return float(np.mean(list(reconstruction_vrmse(pca, valid, tf).values())))
 
 # %% ../../nbs/32_ae_train.ipynb #f607e032
@@ -176,9 +174,9 @@ def evaluate_autoencoder(checkpoint, data, split: str = 'test', max_frames: int 
            'vrmse': ae, 'vrmse_mean': float(np.mean(list(ae.values()))), 'bytes_per_frame': 4 * k}
     if baselines:
         tr = load_frames(data, 'train', stride=stride)
-        pca = PCABaseline(min(k, len(tr.flat))).fit(tf.forward(torch.as_tensor(tr.flat)))
-        out['baselines'] = {b.name: float(np.mean(list(reconstruction_vrmse(b, frames, tf).values())))
-                            for b in (pca, DCTBaseline(k, len(fr.names), fr.res))}
+        pca = PCACodec(min(k, len(tr.flat))).fit(tf.forward(torch.as_tensor(tr.flat)))
+        out['baselines'] = {name: float(np.mean(list(reconstruction_vrmse(b, frames, tf).values())))
+                            for name, b in (('pca', pca), ('dct', TruncationCodec.dct(k, (len(fr.names), *fr.res))))}
     return out
 
 # %% ../../nbs/32_ae_train.ipynb #828b5c81

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..core import ShapeError, RangeError, check_choice
 from .schedule import LogLogitSchedule, edm_coefficients, loss_weight, sample_sigma
+from ..learn.store import register_kind
 
 # %% auto #0
 __all__ = ['ViTConfig', 'rope_angles', 'apply_rope', 'Block', 'noise_features', 'SpaceTimeViT', 'Denoiser', 'Deterministic',
@@ -225,3 +226,11 @@ def fit_tiny(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, params=None,
     for _ in range(steps):
         l = model.loss(x, mask, params, g); opt.zero_grad(); l.backward(); opt.step(); out.append(l.item())
     return out
+
+# %% ../../nbs/35_denoiser.ipynb #5a79cbc6
+def _load_emulator(ck: dict, path) -> tuple:
+    "(network in eval mode, config dict) of an emulator checkpoint."
+    model = build_emulator(ViTConfig(**ck['config']['vit'])); model.load_state_dict(ck['state_dict'])
+    return model.eval(), ck['config']
+
+register_kind('emulator', lambda ck: 'vit' in ck['config'], _load_emulator)

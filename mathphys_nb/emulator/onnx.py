@@ -18,12 +18,13 @@ import torch.nn as nn
 from ..core import MathPhysError, ShapeError, atomic_path, check_choice, check_shape, write_json
 from .rollout import Emulator
 from .schedule import LogLogitSchedule
+from ..learn.codec import FrameCodec
 
 # %% auto #0
 __all__ = ['ONNX_PINS', 'ONNX_FILES', 'OPSET', 'export_onnx', 'OnnxNet', 'OnnxCodec', 'OnnxEmulator', 'quantize_onnx',
            'onnx_bytes']
 
-# %% ../../nbs/39_onnx.ipynb #2b68e2d5
+# %% ../../nbs/39_onnx.ipynb #c5a9c0bb
 ONNX_PINS = {'onnx': '1.23.2', 'onnxruntime': '1.32.0', 'onnxscript': '0.7.2'}   # the versions this notebook was run with
 ONNX_FILES = {'denoiser': 'denoiser.onnx', 'decoder': 'decoder.onnx', 'encoder': 'encoder.onnx'}
 OPSET = 18
@@ -37,6 +38,7 @@ def _need(module: str):
         raise MathPhysError(f"{module} is not installed: the ONNX emulator needs `pip install {pins}` "
                             "(or `pip install -e '.[onnx]'`)") from e
 
+# %% ../../nbs/39_onnx.ipynb #ff7d571e
 class _DenoiserGraph(nn.Module):
     "The diffusion denoiser with a fixed positional signature (params left out when the network has none)."
     def __init__(self, model): super().__init__(); self.m = model
@@ -57,6 +59,7 @@ class _EncoderGraph(nn.Module):
     def __init__(self, codec): super().__init__(); self.model, self.transform = codec.model, codec.transform
     def forward(self, u): return self.model.encoder(self.transform.forward(u))
 
+# %% ../../nbs/39_onnx.ipynb #6427fb22
 def _export(module: nn.Module, # a graph adapter above
             args: tuple,       # example inputs: distinct tensors (aliased ones would be merged into one input)
             names: list,       # ONNX input names, in order
@@ -78,33 +81,46 @@ def _export(module: nn.Module, # a graph adapter above
         onnx.save(m, str(tmp))
     return Path(path)
 
-def export_onnx(emu: Emulator,        # a loaded torch emulator whose codec is an autoencoder (`AECodec`)
-                out_dir,              # folder for denoiser.onnx, decoder.onnx, encoder.onnx and onnx.json
-                encoder: bool = True, # also export the encoder (to encode a learner's first frame)
-                ) -> Path:            # out_dir
-    "Export an emulator's network and its autoencoder's decoder (and encoder) to ONNX, described by onnx.json."
+# %% ../../nbs/39_onnx.ipynb #8ce239ea
+def _check_exportable(emu):
+    "Refuse what cannot be exported: an ONNX emulator, or one whose codec is not an autoencoder."
     if not isinstance(emu, Emulator) or isinstance(emu.model, OnnxNet):
         raise MathPhysError(f'export_onnx needs a torch `Emulator` (Emulator.load or load_shipped), got {type(emu).__name__}')
-    codec = emu.codec
-    if getattr(codec, 'kind', '') != 'autoencoder':
+    if getattr(emu.codec, 'kind', '') != 'autoencoder':
         raise MathPhysError(f"export_onnx needs an emulator trained on an autoencoder; this one uses the "
-                            f"{getattr(codec, 'kind', type(codec).__name__)!r} codec")
-    m, cfg = emu.model, emu.model.cfg; B = 2
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+                            f"{getattr(emu.codec, 'kind', type(emu.codec).__name__)!r} codec")
+
+# %% ../../nbs/39_onnx.ipynb #8f89f004
+def _export_network(emu, out_dir: Path, B: int = 2):
+    "denoiser.onnx: the diffusion denoiser or the deterministic network, on random example inputs of batch `B`."
+    m, cfg = emu.model, emu.model.cfg
     g = torch.Generator().manual_seed(0); rnd = lambda *s: torch.randn(*s, generator=g)
     mask = (torch.arange(cfg.window) < 1).expand(B, cfg.window).clone()
     prm, pn = ((rnd(B, cfg.n_params),), ['params']) if cfg.n_params else ((), [])
     if emu.kind == 'diffusion':
-        _export(_DenoiserGraph(m), (rnd(B, *cfg.shape), torch.full((B,), 0.5), rnd(B, *cfg.shape), mask, *prm),
-                ['x_sigma', 'sigma', 'context', 'mask', *pn], 'denoised', out_dir / ONNX_FILES['denoiser'])
-    else:
-        _export(_DeterministicGraph(m), (rnd(B, *cfg.shape), mask, *prm), ['context', 'mask', *pn], 'predicted',
-                out_dir / ONNX_FILES['denoiser'])
-    _export(_DecoderGraph(codec), (rnd(B, *cfg.shape[1:]),), ['latent'], 'fields', out_dir / ONNX_FILES['decoder'])
+        return _export(_DenoiserGraph(m), (rnd(B, *cfg.shape), torch.full((B,), 0.5), rnd(B, *cfg.shape), mask, *prm),
+                       ['x_sigma', 'sigma', 'context', 'mask', *pn], 'denoised', out_dir / ONNX_FILES['denoiser'])
+    return _export(_DeterministicGraph(m), (rnd(B, *cfg.shape), mask, *prm), ['context', 'mask', *pn], 'predicted', out_dir / ONNX_FILES['denoiser'])
+
+# %% ../../nbs/39_onnx.ipynb #5cfcb611
+def _export_codec(emu, out_dir: Path, encoder: bool, B: int = 2):
+    "decoder.onnx and, with `encoder`, encoder.onnx (else a stale encoder.onnx is removed)."
+    g = torch.Generator().manual_seed(1); cfg = emu.model.cfg
+    _export(_DecoderGraph(emu.codec), (torch.randn(B, *cfg.shape[1:], generator=g),), ['latent'], 'fields', out_dir / ONNX_FILES['decoder'])
     if encoder:
-        _export(_EncoderGraph(codec), (rnd(B, *emu.config['frame_shape']),), ['fields'], 'latent', out_dir / ONNX_FILES['encoder'])
-    elif (out_dir / ONNX_FILES['encoder']).exists(): (out_dir / ONNX_FILES['encoder']).unlink()   # no stale encoder
-    sched = getattr(m, 'schedule', None)
+        _export(_EncoderGraph(emu.codec), (torch.randn(B, *emu.config['frame_shape'], generator=g),), ['fields'], 'latent', out_dir / ONNX_FILES['encoder'])
+    elif (out_dir / ONNX_FILES['encoder']).exists(): (out_dir / ONNX_FILES['encoder']).unlink()
+
+# %% ../../nbs/39_onnx.ipynb #0c026257
+def export_onnx(emu: Emulator,        # a loaded torch emulator whose codec is an autoencoder (`learn.codec.AutoencoderCodec`)
+                out_dir,              # folder for denoiser.onnx, decoder.onnx, encoder.onnx and onnx.json
+                encoder: bool = True, # also export the encoder (to encode a learner's first frame)
+                ) -> Path:            # out_dir
+    "Export an emulator's network and its autoencoder's decoder (and encoder) to ONNX, described by onnx.json."
+    _check_exportable(emu); codec, cfg = emu.codec, emu.model.cfg
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    _export_network(emu, out_dir); _export_codec(emu, out_dir, encoder)
+    sched = getattr(emu.model, 'schedule', None)
     write_json(out_dir / 'onnx.json', {
         'kind': emu.kind, 'vit': {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         'schedule': None if sched is None else {'sigma_min': sched.sigma_min, 'sigma_max': sched.sigma_max},
@@ -155,8 +171,8 @@ class OnnxNet:
         if args and args[-1] is None: args = args[:-1]   # the torch signature's params=None
         return torch.from_numpy(self.session.run(None, _feed(self.session, args, self.shapes, self.path.name))[0])
 
-class OnnxCodec:
-    "The autoencoder's decoder (and encoder) served by onnxruntime: `encode`/`decode` as in `AECodec`."
+class OnnxCodec(FrameCodec):
+    "The autoencoder's decoder (and encoder) served by onnxruntime: a `learn.codec` codec like `AutoencoderCodec`."
     kind = 'onnx'
     def __init__(self, decoder,               # decoder.onnx
                  encoder=None,                # encoder.onnx (None: encode raises)
@@ -166,6 +182,10 @@ class OnnxCodec:
         self.names, self.periodic, self.name = list(names), tuple(periodic), name
         self.latent_shape, self.frame_shape = tuple(latent_shape), tuple(frame_shape)
         self.dec = _session(decoder, threads); self.enc = None if encoder is None else _session(encoder, threads)
+        self.shape = self.frame_shape or None
+
+    @property
+    def bytes_per_frame(self) -> int: return 4 * int(np.prod(self.latent_shape))   # float32 latents
 
     def decode(self, z) -> torch.Tensor:   # (N, C, h, w) latents → (N, F, H, W) physical
         return torch.from_numpy(self.dec.run(None, _feed(self.dec, [z], {'latent': (None, *self.latent_shape)}, 'decoder.onnx'))[0])

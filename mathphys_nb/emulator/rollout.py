@@ -14,12 +14,14 @@ import torch
 
 from ..core import MathPhysError, RangeError, ShapeError
 from .sampler import ABSampler
-from .training import standardize, unstandardize
+import mathphys_nb.emulator.ae_data     # registers the autoencoder kind with the checkpoint store (emulator codecs)
+from ..learn.codec import standardize, unstandardize
+from ..learn.metrics import LEAD_BINS, lead_vrmse, bin_means, skill, persistence
+from ..learn.store import file_sha256, load_model, shipped, shipped_entry, shipped_checkpoint
 
 # %% auto #0
-__all__ = ['LEAD_BINS', 'rollout', 'evaluations_per_frame', 'lead_vrmse', 'bin_means', 'skill', 'spread_skill', 'power_spectrum',
-           'spectrum_error', 'Emulator', 'evaluate_rollouts', 'summarize', 'core_table', 'file_sha256',
-           'shipped_emulators', 'load_shipped', 'sim_frames', 'learner_rollout']
+__all__ = ['rollout', 'evaluations_per_frame', 'spread_skill', 'power_spectrum', 'spectrum_error', 'Emulator',
+           'evaluate_rollouts', 'summarize', 'core_table', 'load_shipped', 'sim_frames', 'learner_rollout']
 
 # %% ../../nbs/38_rollout_eval.ipynb #7295a1cc
 @torch.no_grad()
@@ -63,27 +65,6 @@ def evaluations_per_frame(model, context: int = 1, sampler_steps: int = 16) -> f
     return per_window / (model.cfg.window - context)
 
 # %% ../../nbs/38_rollout_eval.ipynb #c29c11a8
-LEAD_BINS = ((1, 20), (21, 60), (61, 100))
-
-def lead_vrmse(pred: np.ndarray,  # (N, T, F, H, W) physical predictions (T = leads)
-               truth: np.ndarray, # (N, T, F, H, W)
-               ) -> np.ndarray:   # (T,) VRMSE averaged over N and fields
-    "the_well's VRMSE per lead time."
-    from mathphys_nb.emulator.ae_data import frame_vrmse
-    pred, truth = np.asarray(pred), np.asarray(truth)
-    if pred.shape != truth.shape: raise ShapeError(f'pred {pred.shape} vs truth {truth.shape}')
-    N, T = pred.shape[:2]
-    return frame_vrmse(pred.reshape(N * T, *pred.shape[2:]), truth.reshape(N * T, *truth.shape[2:])).reshape(N, T, -1).mean((0, 2))
-
-def bin_means(per_lead, bins=LEAD_BINS) -> dict:
-    "{'1-20': mean over those leads, ...} (a bin beyond the rollout is left out)."
-    v = np.asarray(per_lead, dtype=np.float64)
-    return {f'{a}-{b}': float(v[a - 1:b].mean()) for a, b in bins if len(v) >= a}
-
-def skill(model_bins: dict, persistence_bins: dict) -> dict:
-    "1 − model/persistence per bin."
-    return {k: 1 - model_bins[k] / persistence_bins[k] for k in model_bins if k in persistence_bins}
-
 def spread_skill(members: np.ndarray, # (N, K, T, F, H, W) physical ensemble
                  truth: np.ndarray,   # (N, T, F, H, W)
                  eps: float = 1e-7) -> float:
@@ -125,8 +106,8 @@ class Emulator:
     @classmethod
     def load(cls, path, codec=None) -> 'Emulator':
         "Load an emulator checkpoint; its codec is rebuilt from the config unless given."
-        from mathphys_nb.emulator.training import load_emulator, codec_from_dict
-        model, cfg = load_emulator(path)
+        from mathphys_nb.emulator.training import codec_from_dict
+        model, cfg = load_model(path, 'emulator')
         return cls(model, cfg, codec or codec_from_dict(cfg['codec'], Path(path).parent))
 
     @property
@@ -191,7 +172,7 @@ def evaluate_rollouts(emu: Emulator, frames: np.ndarray, # (n, T, F, H, W) physi
     phys = emu.decode(r)                                         # (n, K, leads, F, H, W)
     sec = time.perf_counter() - t0
     mean = phys.mean(1)
-    pers = np.repeat(frames[:, start + context - 1:start + context], leads, axis=1)
+    pers = persistence(frames[:, start:start + context], leads)
     floor = emu.decode(emu.encode(truth))
     out = {'kind': emu.kind, 'leads': leads, 'members': members, 'context': context, 'sampler_steps': sampler_steps,
            'vrmse': lead_vrmse(mean, truth), 'persistence': lead_vrmse(pers, truth), 'autoencoder': lead_vrmse(floor, truth),
@@ -255,33 +236,14 @@ def core_table(summaries: dict, # {name: `summarize` result or a shipped emulato
     return {'ratios': ratios, 'middle_ratio': None if mid is None else f'{mid:g}', 'rows': rows, 'verdicts': verdicts}
 
 # %% ../../nbs/38_rollout_eval.ipynb #caf57604
-def file_sha256(path) -> str:
-    "SHA-256 of a file's bytes (ties an emulator to the autoencoder file it was trained on)."
-    import hashlib
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-def shipped_emulators() -> dict:
-    "{name: manifest entry} of the shipped emulators whose checkpoint is present."
-    from mathphys_nb.core import read_manifest, data_dir
-    return {n: e for n, e in read_manifest().items() if e.get('kind') == 'emulator' and (data_dir() / e['path']).exists()}
-
-def _shipped_entry(name: str) -> dict:
-    from mathphys_nb.core import UnknownNameError
-    m = shipped_emulators()
-    if name not in m: raise UnknownNameError(f"no shipped emulator {name!r}; shipped: {', '.join(sorted(m)) or 'none (run `make weights`)'}")
-    return m[name]
-
 def load_shipped(name: str, # a shipped emulator, e.g. 'emu_euler64_r80_diffusion'
                  ) -> Emulator:
-    "The shipped emulator `name`, refusing it when its autoencoder's file changed since it was trained."
-    from mathphys_nb.core import data_dir, shipped_checkpoint
-    e = _shipped_entry(name); want = e.get('autoencoder_sha256')
-    if want:
-        ae = data_dir('weights', f"{e['autoencoder']}.pt")
-        if file_sha256(ae if ae.exists() else shipped_checkpoint(e['autoencoder'])) != want:
-            raise MathPhysError(f"{name} was trained on another version of {e['autoencoder']} (its latent space changed): "
-                                "retrain it with `mathphys weights --only emulator`")
-    return Emulator.load(data_dir() / e['path'])
+    "The shipped emulator `name` (its file checked against the manifest), refused when its autoencoder's file changed since training."
+    e = shipped_entry(name, 'emulator'); want = e.get('autoencoder_sha256')
+    if want and file_sha256(shipped_checkpoint(e['autoencoder'], 'autoencoder', verify=False)) != want:
+        raise MathPhysError(f"{name} was trained on another version of {e['autoencoder']} (its latent space changed): "
+                            "retrain it with `mathphys weights --only emulator`")
+    return Emulator.load(shipped_checkpoint(name, 'emulator'))
 
 def sim_frames(res,         # a `SimResult` (physics.simulation.run_simulation)
                names: list, # the codec's channel names; a vector component is '<field>_x' / '<field>_y'
@@ -305,7 +267,7 @@ def learner_rollout(name: str,        # a shipped emulator
     from mathphys_nb.emulator.training import EMULATION_DATA
     from mathphys_nb.physics.simulation import run_simulation
     from mathphys_nb.well.data import ALIASES
-    r = EMULATION_DATA[_shipped_entry(name)['data_recipe']['name']]
+    r = EMULATION_DATA[shipped_entry(name, 'emulator')['data_recipe']['name']]
     emu = emulator or load_shipped(name)
     dt = r['params']['t_end'] / (r['params']['n_frames'] - 1)
     res = run_simulation(ALIASES.get(r['simulation'], r['simulation']), n=r['res'], t_end=dt * steps, n_frames=steps + 1, **sim_params)
@@ -314,4 +276,4 @@ def learner_rollout(name: str,        # a shipped emulator
     params = np.float32([p[n] for n in emu.config['param_names']])
     fc = emu.forecast(truth[:1], steps, members if emu.kind == 'diffusion' else 1, sampler_steps, params, seed)
     return {'truth': truth[1:], 'forecast': fc, 'vrmse': lead_vrmse(fc.mean(0)[None], truth[None, 1:]),
-            'persistence': lead_vrmse(np.repeat(truth[None, :1], steps, 1), truth[None, 1:]), 'emulator': name}
+            'persistence': lead_vrmse(persistence(truth[None, :1], steps), truth[None, 1:]), 'emulator': name}

@@ -14,16 +14,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import MathPhysError, RangeError, ShapeError, check_choice, atomic_path, load_checkpoint
+from ..core import MathPhysError, RangeError, ShapeError, check_choice, atomic_path
 from ..learn.config import positive, choice
 from ..learn.trainer import TrainerConfig, Trainer, share, require_finite
+from ..learn.store import save_checkpoint, load_checkpoint, load_model
+from ..learn.codec import AutoencoderCodec, FieldTransform, PoolCodec, standardize, unstandardize
+from ..learn.metrics import persistence_pairs, vrmse
 from .denoiser import ViTConfig, build_emulator
 
 # %% auto #0
-__all__ = ['EMULATION_DATA', 'emulation_data_command', 'make_emulation_data', 'persistence_vrmse', 'AECodec', 'PoolCodec',
-           'codec_from_dict', 'resolve_path', 'load_ae_codec', 'dataset_params', 'encode_trajectories', 'LatentSet',
-           'standardize', 'unstandardize', 'sample_windows', 'EmulatorTrainConfig', 'window_batches', 'emulator_loss',
-           'valid_loss', 'persistence_loss', 'train_emulator', 'load_emulator', 'prepare_latents', 'fit_emulator']
+__all__ = ['EMULATION_DATA', 'emulation_data_command', 'make_emulation_data', 'persistence_vrmse', 'codec_from_dict',
+           'resolve_path', 'dataset_params', 'encode_trajectories', 'LatentSet', 'sample_windows',
+           'EmulatorTrainConfig', 'window_batches', 'emulator_loss', 'valid_loss', 'persistence_loss', 'train_emulator',
+           'load_emulator', 'prepare_latents', 'fit_emulator']
 
 # %% ../../nbs/37_emulator_training.ipynb #e3761459
 EMULATION_DATA = {
@@ -63,61 +66,16 @@ def make_emulation_data(name: str, out=None, workers: int = 2,
 def persistence_vrmse(frames: np.ndarray, # (n_traj, T, F, H, W) physical fields
                       leads=(1, 2, 5, 10, 20), # lead times in frames
                       ) -> dict:               # {lead: mean VRMSE over trajectories, start times and fields}
-    "VRMSE of the persistence forecast u(t) ≈ u(t − lead), averaged over all start times."
-    from mathphys_nb.emulator.ae_data import frame_vrmse
-    out = {}
-    for k in leads:
-        if k >= frames.shape[1]: continue
-        a = frames[:, :-k].reshape(-1, *frames.shape[2:]); b = frames[:, k:].reshape(-1, *frames.shape[2:])
-        out[int(k)] = float(frame_vrmse(a, b).mean())
-    return out
+    "VRMSE of the persistence forecast u(t) ≈ u(t − lead), averaged over all start times (`learn.metrics`)."
+    return {int(k): float(np.mean(vrmse(*persistence_pairs(frames, k)))) for k in leads if k < frames.shape[1]}
 
 # %% ../../nbs/37_emulator_training.ipynb #3542ea9d
-class AECodec:
-    "The autoencoder as a codec: physical frames ↔ latents, through its field transform."
-    kind = 'autoencoder'
-    def __init__(self, model, transform, names=None, periodic=(True, True), name: str = ''):
-        self.model, self.transform = model.eval(), transform
-        self.names, self.periodic, self.name = list(names or transform.names), tuple(periodic), name
-
-    @torch.no_grad()
-    def encode(self, u: torch.Tensor, # (N, F, H, W) physical fields
-               ) -> torch.Tensor:     # (N, C, h, w) latents
-        return self.model.encode(self.transform.forward(torch.as_tensor(u, dtype=torch.float32)))
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor, # (N, C, h, w) latents
-               ) -> torch.Tensor:     # (N, F, H, W) physical fields
-        return self.transform.inverse(self.model.decode(torch.as_tensor(z, dtype=torch.float32)))
-
-    def to_dict(self) -> dict: return {'kind': self.kind, 'name': self.name}
-
-class PoolCodec:
-    "Training-free stand-in codec: field transform, average-pool by `factor`; decode = bilinear upsampling."
-    kind = 'pool'
-    def __init__(self, transform, factor: int = 4, periodic=(True, True)):
-        self.transform, self.factor, self.periodic = transform, int(factor), tuple(periodic)
-        self.names, self.name = list(transform.names), f'pool_f{int(factor)}'
-
-    @torch.no_grad()
-    def encode(self, u: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(self.transform.forward(torch.as_tensor(u, dtype=torch.float32)), self.factor)
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(torch.as_tensor(z, dtype=torch.float32), scale_factor=self.factor, mode='bilinear', align_corners=False)
-        return self.transform.inverse(x)
-
-    def to_dict(self) -> dict: return {'kind': self.kind, 'factor': self.factor, 'transform': self.transform.to_dict(),
-                                       'periodic': list(self.periodic)}
-
 def codec_from_dict(d: dict, root=None):
     "Rebuild the codec an emulator was trained with (from its config); autoencoders are loaded from their checkpoint."
     if d['kind'] == 'pool':
-        from mathphys_nb.emulator.ae_data import FieldTransform
         return PoolCodec(FieldTransform.from_dict(d['transform']), d['factor'], tuple(d['periodic']))
     if d['kind'] == 'autoencoder':
-        return load_ae_codec(resolve_path(d['path'], root))
+        return AutoencoderCodec.load(resolve_path(d['path'], root))
     raise MathPhysError(f"unknown codec kind {d['kind']!r} (expected 'pool' or 'autoencoder')")
 
 def resolve_path(p, root=None) -> Path:
@@ -127,14 +85,6 @@ def resolve_path(p, root=None) -> Path:
     for cand in ([p] if p.is_absolute() else [Path(root) / p] if root else []) + [data_dir() / p, p]:
         if cand.exists(): return cand
     raise FileNotFoundError(f'{p} not found (looked next to the emulator and under the data folder; run `make weights`)')
-
-def load_ae_codec(path) -> AECodec:
-    "An `AECodec` from an autoencoder checkpoint (config + field transform stored beside the weights)."
-    from mathphys_nb.emulator.ae_train import load_autoencoder
-    model, transform, _ = load_autoencoder(path)
-    periodic = tuple(getattr(getattr(model, 'cfg', None), 'periodic', (True, True)))
-    c = AECodec(model, transform, periodic=periodic, name=Path(path).stem); c.path = str(path)
-    return c
 
 # %% ../../nbs/37_emulator_training.ipynb #d0fad764
 def dataset_params(path, split: str = 'train') -> tuple[list, np.ndarray]:
@@ -191,16 +141,6 @@ class LatentSet:
         "Per-channel mean and std over everything."
         zc = self.z.transpose(0, 2).flatten(1)
         return zc.mean(1).tolist(), zc.std(1).clamp_min(1e-6).tolist()
-
-def standardize(z: torch.Tensor, mean: list, std: list) -> torch.Tensor:
-    "(z − mean)/std per channel; z (..., C, h, w)."
-    m = torch.as_tensor(mean, dtype=z.dtype)[:, None, None]; s = torch.as_tensor(std, dtype=z.dtype)[:, None, None]
-    return (z - m) / s
-
-def unstandardize(x: torch.Tensor, mean: list, std: list) -> torch.Tensor:
-    "Inverse of `standardize`."
-    m = torch.as_tensor(mean, dtype=x.dtype)[:, None, None]; s = torch.as_tensor(std, dtype=x.dtype)[:, None, None]
-    return x * s + m
 
 def sample_windows(data: LatentSet, # standardized latents
                    batch: int, window: int, max_context: int, # k ~ U{1..min(max_context, window−1)}
@@ -298,10 +238,8 @@ def train_emulator(train: LatentSet,    # standardized training latents
 
 # %% ../../nbs/37_emulator_training.ipynb #b89e61a4
 def load_emulator(path) -> tuple:
-    "(model in eval mode, config dict) of an emulator checkpoint (`weights_only=True`)."
-    ck = load_checkpoint(path); cfg = ck['config']
-    model = build_emulator(ViTConfig.from_dict(cfg['vit'])); model.load_state_dict({k: v.float() for k, v in ck['state_dict'].items()})
-    return model.eval(), cfg
+    "(model in eval mode, config dict) of an emulator checkpoint: `learn.store.load_model` of kind 'emulator'."
+    return load_model(path, 'emulator')
 
 # %% ../../nbs/37_emulator_training.ipynb #1af8d90c
 def prepare_latents(codec, data, split: str, copies: int = 1, seed: int = 0, cache=None, max_traj: int | None = None) -> LatentSet:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import MathPhysError, ShapeError
+from ..learn.store import entry_file, load_checkpoint, shipped
 
 # %% auto #0
-__all__ = ['METRICS', 'comparison_table', 'format_table', 'claim_verdicts', 'slice_figure', 'lead_figure', 'scrubber',
-           'shipped_forecasters', 'shipped_record', 'forecast_case', 'verdict_text', 'simulated_split',
+__all__ = ['METRICS', 'SHIPPED_EVAL', 'comparison_table', 'format_table', 'claim_verdicts', 'slice_figure', 'lead_figure',
+           'scrubber', 'shipped_forecasters', 'shipped_record', 'forecast_case', 'verdict_text', 'simulated_split',
            'extrapolation_record', 'against_bar']
 
 # %% ../../nbs/44_forecast_compare.ipynb #baa254f3
@@ -34,9 +35,9 @@ def format_table(rows: list[dict]) -> str:
     f = lambda v: f'{v:.4g}' if isinstance(v, float) else str(v)
     return '\n'.join(['| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys)] + ['| ' + ' | '.join(f(r.get(k, '')) for k in keys) + ' |' for r in rows])
 
-def claim_verdicts(v1: dict, v2: dict # evaluation records of the seed's two models
+def claim_verdicts(v1: dict, v2: dict # evaluation records of the design documents' two models
                   ) -> list[dict]:
-    "The seed's two claims, measured at every lead: 'MSE 10x lower' and 'PCC 0.1-0.2 -> 0.7-0.9'."
+    "The design documents' two claims, measured at every lead: 'MSE 10x lower' and 'PCC 0.1-0.2 -> 0.7-0.9'."
     rows = []
     for lead in v1['leads']:
         a, b = v1['leads'][lead], v2['leads'][lead]
@@ -107,20 +108,17 @@ def scrubber(truth: np.ndarray, # (T, nz, ny, nx)
     return W.VBox([W.HBox([t, k]), out])
 
 # %% ../../nbs/44_forecast_compare.ipynb #f251091b
+SHIPPED_EVAL = dict(leads=(1, 3, 5, 10), stride=26)   # every shipped record: the same 12 test rollouts at these leads
+
 def shipped_forecasters() -> dict:
-    "{model: checkpoint path} of the forecasters listed in data/weights/manifest.json."
-    import json
-    from mathphys_nb.core import data_dir
-    p = data_dir('weights', 'manifest.json')
-    m = json.loads(p.read_text()) if p.exists() else {}
-    ships = {e['model']: data_dir() / e['path'] for e in m.values() if e.get('kind') == 'forecaster'}
+    "{model: checkpoint path} of the shipped forecasters (`learn.store.shipped`; loading checks each file's SHA-256)."
+    ships = {e['model']: entry_file(e) for e in shipped('forecaster', present=False).values()}
     if not ships: raise MathPhysError('no shipped forecaster in data/weights/manifest.json (run `mathphys weights --only forecaster`)')
     return ships
 
 def shipped_record(path) -> dict:
     "The evaluation record stored beside a shipped checkpoint, plus how it was trained."
-    from mathphys_nb.core import load_checkpoint
-    ck = load_checkpoint(path); meta = ck['meta']
+    ck = load_checkpoint(path, kind='forecaster'); meta = ck['meta']
     return {'model': ck['config']['model_config']['name'], 'params': meta['params'], 'leads': meta['metrics'],
             'step': meta['step'], 'planned_steps': meta.get('planned_steps'), 'seconds': meta['seconds'],
             'past': ck['config']['model_config']['past'], 'windows': meta.get('eval_windows')}
@@ -190,7 +188,8 @@ def extrapolation_record(arrays: dict, # a split, e.g. from `simulated_split` or
     class Extrapolation(torch.nn.Module):
         def forward(self, x, static=None, wind=None): return 2 * x[:, -1] - x[:, -2]
     if past < 2: raise MathPhysError(f'extrapolation needs at least 2 past frames, got {past}')
-    return evaluate(Extrapolation(), SimpleNamespace(past=past, name='extrapolation'), arrays, **eval_kw)
+    nz, ny, nx = np.shape(arrays['c'])[-3:]
+    return evaluate(Extrapolation(), SimpleNamespace(past=past, name='extrapolation', nz=nz, ny=ny, nx=nx), arrays, **eval_kw)
 
 # %% ../../nbs/44_forecast_compare.ipynb #12e61763
 def against_bar(records: dict, bar: dict, bar_name: str = 'extrapolation') -> list[dict]:

@@ -284,7 +284,7 @@ def random_scenario(grid: Grid3D, seed: int) -> Scenario:
                     h_bl=rng.uniform(400, 1000), v_dep=0.0 if rng.random() < 0.5 else rng.uniform(0.001, 0.01))
 
 def static_maps(sc: Scenario) -> dict:
-    "The seed's three static inputs as 3D fields (nz, ny, nx): terrain height, emission per cell (µg/s), stack height."
+    "The design documents' three static inputs as 3D fields (nz, ny, nx): terrain height, emission per cell (µg/s), stack height."
     g = sc.grid; S = source_map(g, sc.sources)
     H = np.zeros(g.shape)
     for s in sc.sources: H = np.where(source_map(g, [Source(s.x, s.y, s.H, 1.0)]) > 0, s.H, H)

@@ -13,10 +13,11 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..core import check_choice, check_range, ShapeError, RangeError
+from ..learn.store import register_kind
 
 # %% auto #0
 __all__ = ['MODELS', 'LEGACY', 'ForecasterConfig', 'config_from_dict', 'V1Seed', 'ConvLSTMCell3d', 'UNetDecoder3d', 'V2ConvLSTM',
-           'SimVPUNet', 'build_model', 'n_params']
+           'SimVPUNet', 'build_model', 'n_params', 'check_grid']
 
 # %% ../../nbs/42_forecast_models.ipynb #0430618d
 from ..learn.config import Config, positive, between, choice
@@ -69,7 +70,7 @@ def _crop(t: torch.Tensor, shape) -> torch.Tensor:
     return t[..., :shape[0], :shape[1], :shape[2]]
 
 class V1Seed(nn.Module):
-    "The seed's v1: per-frame 3D CNN → pool to 1×1×1 → transformer over frames → decode the last vector."
+    "The design documents' v1: per-frame 3D CNN → pool to 1×1×1 → transformer over frames → decode the last vector."
     def __init__(self, cfg: ForecasterConfig):
         super().__init__()
         self.cfg = cfg
@@ -123,7 +124,7 @@ class UNetDecoder3d(nn.Module):
         return self.out(self.merge(torch.cat([e, u], 1)))
 
 class V2ConvLSTM(nn.Module):
-    "The seed's v2 (ConvLSTM + static encoder + fusion + U-Net decoder); with `cfg.model='v2wind'` it also reads the wind."
+    "The design documents' v2 (ConvLSTM + static encoder + fusion + U-Net decoder); with `cfg.model='v2wind'` it also reads the wind."
     def __init__(self, cfg: ForecasterConfig):
         super().__init__()
         self.cfg = cfg; hid = cfg.hidden; self.wind = cfg.model == 'v2wind'
@@ -180,3 +181,22 @@ def build_model(cfg: ForecasterConfig | dict) -> nn.Module:
 def n_params(model: nn.Module) -> int:
     "Trainable parameters."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+# %% ../../nbs/42_forecast_models.ipynb #eeffce0f
+def _load_forecaster(ck: dict, path) -> tuple:
+    "(model in eval mode, ForecasterConfig) from a loaded checkpoint."
+    cfg = config_from_dict(ck['config']['model_config']); model = build_model(cfg)
+    model.load_state_dict(ck['state_dict']['model'])
+    return model.eval(), cfg
+
+register_kind('forecaster', lambda ck: 'model_config' in ck['config'], _load_forecaster)
+
+# %% ../../nbs/42_forecast_models.ipynb #440f0b4f
+def check_grid(cfg: ForecasterConfig, # the model's config
+               shape: tuple # the data's (..., nz, ny, nx)
+              ):
+    "Raise `ShapeError` unless the data's grid is the one the forecaster was trained on."
+    got, want = tuple(shape[-3:]), (cfg.nz, cfg.ny, cfg.nx)
+    if got != want: raise ShapeError(f"the forecaster {cfg.name} was trained on {'×'.join(map(str, want))} grids; the data holds "
+                                     f"{'×'.join(map(str, got))}: evaluate it on data of its own grid (or train one for this grid)")
+    return cfg

@@ -11,7 +11,7 @@ from ..core import check_range, ShapeError
 
 # %% auto #0
 __all__ = ['ACCEPTANCE', 'gaussian_plume', 'plume_errors', 'ground_maximum_distance', 'ground_centreline', 'plot_ground_vs_plume',
-           'dispersion_metrics', 'acceptable']
+           'acceptable']
 
 # %% ../../nbs/41_plume.ipynb #7ef18408
 def gaussian_plume(x, y, z,            # coordinates (m), broadcastable
@@ -81,27 +81,6 @@ def plot_ground_vs_plume(res, # a `dispersion` result of the `plume` preset
     b.set_xlabel('crosswind distance from the centreline (m)'); b.set_ylabel('µg/m³'); b.grid(alpha=0.3); b.legend(fontsize=8)
     b.set_title(f'ground level, {g.x()[k] - p["source_x"]:.0f} m downwind', fontsize=9)
     return fig
-
-# %% ../../nbs/41_plume.ipynb #8d80a146
-def dispersion_metrics(obs: np.ndarray, # observed (true) concentrations, any shape
-                       pred: np.ndarray, # predicted concentrations, same shape
-                       thr: float = 0.1  # threshold for MG, VG, FAC2 (see the rule above)
-                      ) -> dict:
-    "FB, NMSE, MG, VG, FAC2, NAD of `pred` against `obs` (Chang & Hanna 2004)."
-    o, p = np.asarray(obs, np.float64).ravel(), np.asarray(pred, np.float64).ravel()
-    if o.shape != p.shape: raise ShapeError(f'obs and pred must have the same size, got {np.shape(obs)} and {np.shape(pred)}')
-    check_range(thr, 0, None, 'thr', lo_open=True)
-    mo, mp = o.mean(), p.mean()
-    keep = (o >= thr) | (p >= thr)
-    lo, lp = np.log(np.maximum(o[keep], thr)), np.log(np.maximum(p[keep], thr))
-    ratio = np.exp(lp - lo)
-    nan = float('nan')
-    return {'fb': float((mo - mp) / (0.5 * (mo + mp))) if mo + mp > 0 else nan,
-            'nmse': float(((o - p)**2).mean() / (mo * mp)) if mo * mp > 0 else nan,
-            'mg': float(np.exp((lo - lp).mean())) if keep.any() else nan,
-            'vg': float(np.exp(((lo - lp)**2).mean())) if keep.any() else nan,
-            'fac2': float(((ratio >= 0.5) & (ratio <= 2)).mean()) if keep.any() else nan,
-            'nad': float(np.abs(o - p).mean() / (mo + mp)) if mo + mp > 0 else nan}
 
 # %% ../../nbs/41_plume.ipynb #e7b2d095
 ACCEPTANCE = {'fb': (-0.3, 0.3), 'mg': (0.7, 1.3), 'nmse': (0, 1.5), 'vg': (0, 4.0), 'fac2': (0.5, 1.0)}

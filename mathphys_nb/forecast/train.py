@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core import MathPhysError, RangeError, ShapeError, check_choice, load_checkpoint, seed_everything
+from ..core import MathPhysError, RangeError, ShapeError, check_choice, check_range, seed_everything
+from ..learn.store import load_checkpoint, load_model
 from ..learn.config import positive, between, choice
 from ..learn.trainer import TrainerConfig, Trainer, share, resume_path, require_finite
-from .models import ForecasterConfig, build_model, n_params, config_from_dict
-from .plume import dispersion_metrics
+from ..learn.metrics import dispersion_scores, mse, pcc, persistence
+from .models import ForecasterConfig, build_model, n_params, config_from_dict, check_grid
 
 # %% auto #0
 __all__ = ['load_split', 'to_inputs', 'tiny_dispersion_dataset', 'WindowData', 'TrainConfig', 'persistence_mse',
@@ -109,7 +110,7 @@ def persistence_mse(data: WindowData, n: int = 256, seed: int = 0) -> float:
     ids = np.random.default_rng([seed, 10**6]).choice(len(data), size=min(n, len(data)), replace=False)
     tot = 0.0
     for s in range(0, len(ids), 32):
-        bt = data.batch(ids[s:s + 32]); tot += float(((bt['y'][:, 0] - bt['x'][:, -1]) ** 2).sum())
+        bt = data.batch(ids[s:s + 32]); tot += float(((bt['y'][:, 0] - persistence(bt['x'], 1)[:, 0]) ** 2).sum())
     return tot / (len(ids) * math.prod(data.a['c'].shape[2:]))
 
 # %% ../../nbs/43_forecast_train.ipynb #a507c097
@@ -176,30 +177,24 @@ def rollout(model, cfg: ForecasterConfig, bt: dict, leads: int) -> torch.Tensor:
         out.append(y); x = torch.cat([x[:, 1:], y[:, None]], 1)
     return torch.stack(out, 1)
 
-def _pcc(o, p):
-    o = o.reshape(len(o), -1); p = p.reshape(len(p), -1)
-    o = o - o.mean(1, keepdims=True); p = p - p.mean(1, keepdims=True)
-    den = np.sqrt((o**2).sum(1) * (p**2).sum(1))
-    return float(np.mean(np.where(den > 0, (o * p).sum(1) / np.where(den > 0, den, 1), 0.0)))
-
 def lead_metrics(truth_log: np.ndarray, pred_log: np.ndarray, thr: float = 0.1) -> dict:
-    "The metrics of one lead from (n, nz, ny, nx) arrays in log1p space."
+    "The metrics of one lead from (n, nz, ny, nx) arrays in log1p space (`learn.metrics`; PCC per sample over the 3-D grid)."
     o, p = np.expm1(truth_log), np.expm1(pred_log)
-    m = dispersion_metrics(o, p, thr)
-    return {'mse': float(np.mean((truth_log - pred_log) ** 2)), 'pcc': _pcc(o, p),
+    m = dispersion_scores(p, o, thr)
+    return {'mse': float(np.mean(mse(pred_log, truth_log, ndim=3))), 'pcc': float(np.mean(pcc(p, o, ndim=3, ddof=0, eps=0))),
             **{k: m[k] for k in ('fb', 'nmse', 'mg', 'vg', 'fac2')}}
 
 def evaluate(model, cfg: ForecasterConfig, arrays: dict, leads=(1, 3, 5, 10), stride: int = 4, max_windows: int | None = None,
              batch: int = 8) -> dict:
     "The evaluation record: {'model', 'params', 'leads': {'1': {metrics..., 'skill', 'persistence': {...}}, ...}}."
-    H = max(leads); data = WindowData(arrays, cfg.past, H)
+    check_grid(cfg, arrays['c'].shape); H = max(leads); data = WindowData(arrays, cfg.past, H)
     ids = [i for i, (b, t) in enumerate(data.index) if t % stride == 0][:max_windows]
     if not ids: raise MathPhysError('no evaluation windows')
     preds, truths, last = [], [], []
     model.eval()
     for s in range(0, len(ids), batch):
         bt = data.batch(ids[s:s + batch])
-        preds.append(rollout(model, cfg, bt, H).numpy()); truths.append(bt['y'].numpy()); last.append(bt['x'][:, -1].numpy())
+        preds.append(rollout(model, cfg, bt, H).numpy()); truths.append(bt['y'].numpy()); last.append(persistence(bt['x'], 1)[:, 0].numpy())
     P, Y, L = np.concatenate(preds), np.concatenate(truths), np.concatenate(last)
     out = {}
     for k in leads:
@@ -210,14 +205,8 @@ def evaluate(model, cfg: ForecasterConfig, arrays: dict, leads=(1, 3, 5, 10), st
 
 # %% ../../nbs/43_forecast_train.ipynb #bc4d9a54
 def load_forecaster(path) -> tuple:
-    "(model in eval mode, ForecasterConfig) from a checkpoint written by `train_forecaster` or a shipped one."
-    ck = load_checkpoint(path)
-    mc = ck['config'].get('model_config')
-    if mc is None: raise MathPhysError(f'{path} is not a forecaster checkpoint (no model_config)')
-    cfg = config_from_dict(mc)
-    model = build_model(cfg)
-    model.load_state_dict({k: v.float() for k, v in ck['state_dict']['model'].items()})
-    return model.eval(), cfg
+    "(model in eval mode, ForecasterConfig) from a checkpoint or a shipped name: `learn.store.load_model` of kind 'forecaster'."
+    return load_model(path, 'forecaster')
 
 def ship_state(model) -> dict:
     "The model's weights in float16 (half the bytes) for shipping."

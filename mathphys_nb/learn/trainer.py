@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..core import (MathPhysError, RangeError, StabilityError, atomic_path, write_json, save_checkpoint,
-                              progress)
+from ..core import MathPhysError, RangeError, StabilityError, atomic_path, write_json, progress
 from .config import Config, positive, between, choice
+from .store import save_checkpoint
 
 # %% auto #0
 __all__ = ['RUN_KEYS', 'CURVE_COLUMNS', 'TrainerConfig', 'lr_factor', 'set_threads', 'Dist', 'pick_device', 'setup_distributed',

@@ -15,8 +15,8 @@ import numpy as np
 from ..core import check_choice, check_range, RangeError, UnknownNameError
 
 # %% auto #0
-__all__ = ['SIMULATION_HOMES', 'SIMULATIONS', 'ParamSpec', 'SimResult', 'SimulationSpec', 'register_simulation', 'get_simulation',
-           'simulation_names', 'run_simulation']
+__all__ = ['SIMULATION_HOMES', 'SIMULATIONS', 'ParamSpec', 'SimResult', 'find_homes', 'SimulationSpec', 'register_simulation',
+           'get_simulation', 'simulation_names', 'run_simulation']
 
 # %% ../../nbs/11_simulation.ipynb #119b4ba1
 @dataclass(frozen=True)
@@ -59,15 +59,21 @@ class SimResult:
         return f'SimResult({self.name!r}, T={len(self.t)}, fields: {fs})'
 
 # %% ../../nbs/11_simulation.ipynb #3aa8257f
-SIMULATION_HOMES = {   # simulation name -> the module whose import registers it
-    'heat_equation': 'mathphys_nb.physics.heat', 'diffusion_process': 'mathphys_nb.physics.heat',
-    'wave_decomposition': 'mathphys_nb.physics.wave', 'frequency_analysis': 'mathphys_nb.physics.wave',
-    'gray_scott': 'mathphys_nb.physics.gray_scott',
-    'curl_divergence': 'mathphys_nb.physics.vector_field', 'vector_field': 'mathphys_nb.physics.vector_field',
-    'transformation_matrix': 'mathphys_nb.physics.linear_maps', 'eigenvalue_viz': 'mathphys_nb.physics.linear_maps',
-    'brownian_motion': 'mathphys_nb.physics.brownian', 'euler_flow': 'mathphys_nb.physics.euler',
-    'dispersion': 'mathphys_nb.forecast.dispersion',
-}
+_DECLARATION = r"""^@register_simulation\(\s*['"](\w+)['"]"""   # a decorator line of the home's source
+
+def find_homes() -> dict:
+    "{simulation name: module} from each module's own `@register_simulation('name', ...)` line (source read, nothing imported)."
+    import re
+    from pathlib import Path
+    import mathphys_nb
+    root = Path(mathphys_nb.__file__).resolve().parent; out = {}
+    for p in sorted(root.rglob('*.py')):
+        rel = p.relative_to(root.parent).with_suffix('')
+        if 'runs' in rel.parts or p.name.startswith('_'): continue
+        for name in re.findall(_DECLARATION, p.read_text(encoding='utf-8'), re.M): out.setdefault(name, '.'.join(rel.parts))
+    return out
+
+SIMULATION_HOMES = find_homes()   # simulation name -> the module whose import registers it
 
 # %% ../../nbs/11_simulation.ipynb #57e496d6
 @dataclass(frozen=True)

@@ -25,25 +25,25 @@ __all__ = ['EULER64', 'RELEASE64', 'FAMILY', 'SHIPPED', 'SYSTEM_OF', 'LOLA_EULER
 # %% ../../nbs/94_runs_autoencoder.ipynb #63d50973
 import torch
 
-from ..core import MathPhysError, RangeError, data_dir, build_dir, write_json, load_checkpoint
+from ..core import MathPhysError, RangeError, data_dir, build_dir, write_json
+from ..learn.store import load_checkpoint
 from ..emulator.autoencoder import DCAEConfig, DCAE_LARGE, training_cost, ladder_table, n_params
-from ..emulator.ae_data import load_frames, reconstruction_vrmse, PCABaseline, DCTBaseline
+from ..emulator.ae_data import load_frames, reconstruction_vrmse
 from ..emulator.ae_train import (AETrainConfig, train_autoencoder, evaluate_autoencoder, load_autoencoder,
                                            export_weights, latent_size)
 from ..learn.trainer import set_threads, curve_path
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #4a2a3949
-from ..core import update_manifest, weights_dir
+from ..learn.store import update_manifest, weights_dir, shipped
 from .registry import demo_step, benchmark, command, weights_recipe, best_time
 from ..well.data import make_dataset, ALIASES
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #d332daf6
 def add_manifest_entry(out_dir, name: str, entry: dict) -> Path:
     "Add `entry` under `name` to `<out_dir>/manifest.json` (core's manifest when `out_dir` is data/weights)."
-    out_dir = Path(out_dir)
-    if out_dir.resolve() == weights_dir().resolve(): update_manifest(name, entry); return weights_dir() / 'manifest.json'
-    p = out_dir / 'manifest.json'; m = json.loads(p.read_text()) if p.exists() else {}
-    m[name] = entry; write_json(p, dict(sorted(m.items())), default=str); return p
+    out_dir = Path(out_dir); folder = None if out_dir.resolve() == weights_dir().resolve() else out_dir
+    update_manifest(name, entry, folder)      # the store's writer: records the file's SHA-256 and storage dtype
+    return (folder or weights_dir()) / 'manifest.json'
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #9bbace3d
 _AE_HELP = {'ratio': 'compression ratio asked for; the ladder picks factor and latent channels', 'factor': 'spatial downsampling (with --lat-channels, instead of --ratio)',
@@ -106,7 +106,8 @@ def eval_ae_command(argv: list[str]) -> int:
     ap.add_argument('--json', action='store_true', help='one JSON line')
     a = ap.parse_args(argv)
     set_threads(None)
-    r = evaluate_autoencoder(a.checkpoint, a.data, a.split, a.max_frames, baselines=not a.no_baselines)
+    try: r = evaluate_autoencoder(a.checkpoint, a.data, a.split, a.max_frames, baselines=not a.no_baselines)
+    except (MathPhysError, FileNotFoundError) as e: ap.exit(2, f'error: {e}\n')     # a bad checkpoint or data: one line, exit 2
     if a.json: print(json.dumps(r))
     else:
         print(f"ratio {r['ratio']:g}×, {r['bytes_per_frame']} bytes per frame; VRMSE mean {r['vrmse_mean']:.4f}")
@@ -204,9 +205,8 @@ LOLA_EULER = {80: 0.011, 320: 0.023, 1280: 0.060}    # LOLA's AE reconstruction 
 
 def shipped_entries(folder=None) -> dict:
     "The autoencoder entries of `<folder>/manifest.json` (default data/weights), sorted by system and ratio; 'file' added."
-    d = Path(folder or weights_dir()); p = d / 'manifest.json'
-    m = json.loads(p.read_text()) if p.exists() else {}
-    es = sorted(((k, {**v, 'file': str(d / Path(v['path']).name)}) for k, v in m.items() if v.get('kind') == 'autoencoder'),
+    d = Path(folder or weights_dir())
+    es = sorted(((k, {**v, 'file': str(d / Path(v['path']).name)}) for k, v in shipped('autoencoder', present=False, folder=folder).items()),
                 key=lambda kv: (kv[1]['system'], kv[1]['ratio']))
     return dict(es)
 
@@ -306,7 +306,7 @@ def demo_autoencoder(report, quick: bool = True, ctx=None, folder=None):
                 'written when the shipped float16 checkpoints were evaluated; PCA and DCT keep as many numbers per frame as the latent.')
     report.table(compression_rows(entries), 'shipped autoencoders vs linear codecs at the same latent size')
     report.table([{**r, 'fields': 5} for r in ladder_table(64, 5)] + [{**r, 'fields': 1} for r in ladder_table(64, 1)],
-                 "the ratio ladder at 64²: the design document's levels, the configuration chosen, or the nearest reachable ratios")
+                 "the ratio ladder at 64²: the design documents' levels, the configuration chosen, or the nearest reachable ratios")
     report.table(field_rows(entries), 'per-field VRMSE'); report.table(goal_rows(entries), "the issue's goals, measured")
     report.figure(plot_error_vs_ratio(entries), 'error vs compression ratio (LOLA: 512², reference only)')
     root = build_dir('demo', 'ae_heldout', create=True)

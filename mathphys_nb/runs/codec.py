@@ -208,8 +208,9 @@ def bench_codecs(quick: bool = True) -> list[dict]:
 # %% ../../nbs/93_runs_codec.ipynb #bc6ad4b2
 @demo_step('autoencoder_weights_coded')
 def demo_autoencoder_weights(report, quick: bool = True):
-    from mathphys_nb.codec.study import autoencoder_weight_swap
-    from mathphys_nb.core import read_manifest, data_dir
+    from mathphys_nb.emulator.ae_data import autoencoder_weight_swap
+    from mathphys_nb.core import data_dir
+    from mathphys_nb.learn.store import read_manifest
     from mathphys_nb.physics.simulation import run_simulation
     if 'ae_release64_r64' not in read_manifest(): raise MathPhysError('ae_release64_r64 is not shipped (make weights)')
     held = np.concatenate([run_simulation('diffusion_process', n=64, seed=s, n_frames=6 if quick else 21).fields['u'] for s in (10_001, 10_002)])

@@ -16,21 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import MathPhysError, RangeError, data_dir, build_dir, write_json, save_checkpoint, load_checkpoint
+from ..core import MathPhysError, RangeError, data_dir, build_dir, write_json
+from ..learn.store import save_checkpoint, load_checkpoint, shipped, shipped_checkpoint, file_sha256, update_manifest
 from .registry import demo_step, benchmark, command, weights_recipe, best_time
 # torch and the emulator library are imported inside the functions, so that `mathphys --help` stays fast.
 
 # %% auto #0
 __all__ = ['SHIPPED_EMULATORS', 'SHIPPED_TRAIN', 'SHIPPED_TRAIN_OVER', 'SPEED_GOALS', 'resolve_ae', 'ae_codec',
            'solver_seconds_per_frame', 'train_emulator_command', 'eval_emulator_command', 'machine', 'export_emulator',
-           'build_shipped_emulator', 'emulator_weights', 'shipped', 'evaluate_shipped', 'table_rows',
-           'shipped_core_table', 'plot_rollouts', 'plot_error_vs_lead', 'animate_rollouts', 'demo_emulator',
-           'quantized', 'state_bytes', 'bench_emulator', 'onnx_compare', 'bench_emulator_onnx', 'demo_emulator_onnx']
+           'build_shipped_emulator', 'emulator_weights', 'evaluate_shipped', 'table_rows', 'shipped_core_table',
+           'plot_rollouts', 'plot_error_vs_lead', 'animate_rollouts', 'demo_emulator', 'quantized', 'state_bytes',
+           'bench_emulator', 'onnx_compare', 'bench_emulator_onnx', 'demo_emulator_onnx']
 
 # %% ../../nbs/95_runs_emulator.ipynb #d6530135
 def resolve_ae(spec: str) -> Path:
     "An autoencoder checkpoint from a path or a shipped name."
-    from mathphys_nb.core import shipped_checkpoint
     p = Path(spec)
     if not p.exists(): p = data_dir('weights', f'{spec}.pt')
     if not p.exists(): p = shipped_checkpoint(spec)
@@ -38,9 +38,9 @@ def resolve_ae(spec: str) -> Path:
 
 def ae_codec(spec: str):
     "(codec, codec config) from a checkpoint path or the name of a shipped autoencoder."
-    from mathphys_nb.emulator.training import load_ae_codec
+    from mathphys_nb.learn.codec import AutoencoderCodec
     p = resolve_ae(spec)
-    codec = load_ae_codec(p)
+    codec = AutoencoderCodec.load(p)
     try: rel = str(p.resolve().relative_to(data_dir().resolve()))
     except ValueError: rel = str(p.resolve())
     return codec, {'kind': 'autoencoder', 'path': rel, 'name': p.stem}
@@ -188,7 +188,6 @@ def export_emulator(checkpoint, dest, **meta) -> Path:
 
 def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = False, **train_over) -> dict:
     "Train (resuming), evaluate and export one shipped emulator; adds its manifest entry when `out_dir` is data/weights."
-    from mathphys_nb.emulator.rollout import file_sha256
     from mathphys_nb.emulator.training import EMULATION_DATA, EmulatorTrainConfig, PoolCodec, fit_emulator, make_emulation_data, dataset_params
     from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts, summarize, skill
     from mathphys_nb.emulator.ae_data import load_frames, transform_from_stats
@@ -227,7 +226,6 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
              'test': js, 'bytes': path.stat().st_size}
     if cc: entry['autoencoder_sha256'] = file_sha256(resolve_ae(ae))
     if out_dir.resolve() == data_dir('weights').resolve():
-        from mathphys_nb.core import update_manifest
         update_manifest(name, entry)
     return entry
 
@@ -241,11 +239,6 @@ def emulator_weights(out_dir, quick: bool = False) -> list[dict]:
     return rows
 
 # %% ../../nbs/95_runs_emulator.ipynb #62c07674
-def shipped(kind: str = 'emulator') -> dict:
-    "Manifest entries of `kind` whose checkpoint exists."
-    from mathphys_nb.core import read_manifest
-    return {n: e for n, e in read_manifest().items() if e.get('kind') == kind and (data_dir() / e['path']).exists()}
-
 def evaluate_shipped(name: str, context: int = 1, members: int = 8, sampler_steps: int = 16, leads: int = 100,
                      max_traj: int | None = None, seed: int = 0, quick: bool = False) -> dict:
     "Evaluate the shipped emulator `name` on its emulation data's test split (the full per-lead result)."
@@ -275,7 +268,7 @@ def table_rows(results: dict) -> list[dict]:
 def shipped_core_table(resolution: int = 64, live: bool = False, system: str = 'euler', **eval_kw) -> dict:
     "The core table (`emulator.rollout.core_table`) of the shipped `system` emulators at `resolution`: from the manifest, or evaluated now."
     from mathphys_nb.emulator.rollout import core_table, summarize
-    es = {n: e for n, e in shipped().items() if e.get('system') == system and int(e.get('resolution') or 0) == int(resolution)}
+    es = {n: e for n, e in shipped('emulator').items() if e.get('system') == system and int(e.get('resolution') or 0) == int(resolution)}
     if live: summ = {n: summarize(evaluate_shipped(n, **{k: v for k, v in eval_kw.items() if v is not None}), e['ratio']) for n, e in es.items()}
     else: summ = {n: e['test'] for n, e in es.items()}
     return {**core_table(summ), 'resolution': int(resolution), 'emulators': sorted(es),
@@ -354,7 +347,7 @@ def animate_rollouts(results: dict, path, field: int = 1, fps: int = 8) -> Path:
 def _pairs() -> dict:
     "{label: {kind: name}} of shipped emulators, Euler first, then by compression ratio."
     out, ratio = {}, {}
-    for n, e in shipped().items():
+    for n, e in shipped('emulator').items():
         out.setdefault(n.rsplit('_', 1)[0], {})[e['model']] = n
         ratio[n.rsplit('_', 1)[0]] = (int(e.get('resolution') or 0), float(e.get('ratio') or 0))
     return dict(sorted(out.items(), key=lambda kv: ('euler' not in kv[0], *ratio[kv[0]])))   # Euler first, 64² before 128², lowest ratio first
@@ -380,7 +373,7 @@ def demo_emulator(report, quick: bool = True):
                                                              max_traj=1 if quick else None, quick=quick)
     report.table(table_rows(results), 'VRMSE by lead bins (ensemble mean for diffusion), persistence and autoencoder floor on the '
                  'same frames, skill = 1 − VRMSE/persistence')
-    for res in sorted({int(e['resolution']) for e in shipped().values() if e.get('system') == 'euler'}):
+    for res in sorted({int(e['resolution']) for e in shipped('emulator').values() if e.get('system') == 'euler'}):
         ct = shipped_core_table(res)
         report.table(ct['rows'], f"the core table, Euler {res}², every shipped ratio ({ct['source']})")
         report.table([{k: v[k] for k in ('goal', 'met', 'measured', 'note')} for v in ct['verdicts']], f"the issue's goals at {res}², judged by code")
@@ -412,7 +405,7 @@ def _bench_pair(kinds: dict, quick: bool, int8: bool) -> list[dict]:
     from mathphys_nb.emulator.training import make_emulation_data, dataset_params
     from mathphys_nb.emulator.rollout import evaluate_rollouts, rollout
     from mathphys_nb.emulator.ae_data import load_frames
-    man = shipped(); first = next(iter(kinds.values())); res = int(man[first]['resolution'])
+    man = shipped('emulator'); first = next(iter(kinds.values())); res = int(man[first]['resolution'])
     data = make_emulation_data(SHIPPED_EMULATORS[first][1], quick=quick)
     solver = min(solver_seconds_per_frame(data, frames=2 if quick else 6) for _ in range(1 if quick else 3))   # best of 3
     fr = load_frames(data, 'test', max_traj=1); names, prm_all = dataset_params(data, 'test')
@@ -453,7 +446,7 @@ def bench_emulator(quick: bool = False,
                    resolutions=(64, 128), # the first shipped Euler pair at each of these resolutions (quick: the smallest only)
                    ) -> list[dict]:
     "Emulator (sampling + decoding, batched ensemble) vs solver, seconds per frame, at 16/8/4/2 sampler steps, at 64² and 128²."
-    man = shipped()
+    man = shipped('emulator')
     pairs = {k: v for k, v in _pairs().items() if 'euler' in k}
     if not pairs: return [{'case': 'no shipped Euler emulator (run make weights)', 'value': float('nan'), 'unit': 's/frame'}]
     rows, done = [], set()

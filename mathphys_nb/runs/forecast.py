@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import MathPhysError, data_dir, build_dir, save_checkpoint, write_json
+from ..core import MathPhysError, data_dir, build_dir, write_json
+from ..learn.store import save_checkpoint
 
-from ..core import update_manifest, read_manifest
+from ..learn.store import update_manifest, read_manifest
 from .registry import demo_step, benchmark, command, weights_recipe, best_time
 
 # %% auto #0
-__all__ = ['SIZES', 'RECIPE', 'PREVIOUS_KEYS', 'EVAL', 'record_shipped', 'forecaster_weights', 'peak_rss_mb', 'bench_forecaster',
+__all__ = ['SIZES', 'RECIPE', 'PREVIOUS_KEYS', 'record_shipped', 'forecaster_weights', 'peak_rss_mb', 'bench_forecaster',
            'demo_forecaster']
 
 # %% ../../nbs/96_runs_forecast.ipynb #00592434
@@ -143,16 +144,16 @@ RECIPE = {'v1': {'max_steps': 300, 'batch': 4, 'lr': 2e-3}, 'v2': {'max_steps': 
           'simvp': {'max_steps': 600, 'batch': 8, 'lr': 1e-3}, 'v2wind': {'max_steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1}}
 PREVIOUS_KEYS = ('config', 'step', 'planned_steps', 'seconds', 'where', 'test_metrics')
 
-EVAL = dict(leads=(1, 3, 5, 10), stride=26)      # the same 12 test rollouts for every model
+from ..forecast.compare import SHIPPED_EVAL as EVAL      # the same 12 test rollouts for every model
 
 def record_shipped(path, test: dict, quick: bool = False) -> dict:
     "Evaluate the shipped (float16) checkpoint at `path` on `test`, store the record in it; returns its manifest entry."
-    from mathphys_nb.core import load_checkpoint
+    from mathphys_nb.learn.store import load_checkpoint
     from mathphys_nb.forecast.train import load_forecaster, evaluate
     path = Path(path); model, cfg = load_forecaster(path)
     ev = evaluate(model, cfg, test, **(dict(leads=(1, 3), stride=8) if quick else EVAL))
     ck = load_checkpoint(path); meta = ck['meta'] | {'params': ev['params'], 'metrics': ev['leads'], 'eval_windows': ev['windows']}
-    save_checkpoint(path, ck['state_dict'], ck['config'], **meta)
+    save_checkpoint(path, ck['state_dict'], ck['config'], dtype=ck['storage']['dtype'], **meta)   # stored as it was (float16)
     nz, ny, nx = cfg.nz, cfg.ny, cfg.nx
     e = {'path': f'weights/{path.name}', 'kind': 'forecaster', 'system': 'dispersion', 'model': cfg.model, 'config': cfg.name,
          'resolution': f'{nz}x{ny}x{nx}', 'recipe': 'forecaster', 'seed': 0,
@@ -302,7 +303,7 @@ def demo_forecaster(report, quick: bool = True, ctx=None):
                 "MSE in log1p(c); PCC, FB, NMSE, MG, VG, FAC2 on c (MG, VG, FAC2 leave out pairs with both values below 0.1 ug/m3). "
                 "Skill = 1 - MSE/MSE(persistence).")
     report.table(comparison_table(records), 'autoregressive rollouts at leads 1, 3, 5, 10 frames (120 s each)')
-    report.table(claim_verdicts(records['v1'], records['v2']), "the design document's claims, measured")
+    report.table(claim_verdicts(records['v1'], records['v2']), "the design documents' claims, measured")
     report.text(verdict_text(records))
     extra = extrapolation_record(simulated_split(), past=load_forecaster(ships['v2'])[1].past, **EVAL)
     report.table(against_bar(records, extra), 'a second bar: extrapolating the last change, log1p(c) next = 2 last - previous '

@@ -6,87 +6,37 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import ShapeError, RangeError, MathPhysError, UnknownNameError, check_choice, data_dir, repo_root
+from ..core import ShapeError, RangeError, MathPhysError, UnknownNameError, check_choice
+from ..learn.codec import AutoencoderCodec, MatrixCodec, TruncationCodec, as_frames, score_codec
+from ..learn.store import read_manifest, select, shipped_entry
+from ..learn.metrics import vrmse
 from .viewer import FieldViewer
 
 # %% auto #0
-__all__ = ['SEED_LEVELS', 'Roundtrip', 'FourierCodec', 'frame_vrmse', 'fourier_ladder', 'ratio_curve', 'plot_ratio_curves',
+__all__ = ['FourierCodec', 'SEED_LEVELS', 'shipped_manifest', 'fourier_ladder', 'ratio_curve', 'plot_ratio_curves',
            'level_request', 'nearest_ratio', 'level_table', 'FourierHeatEmulator', 'heat_solver', 'CompressionExplorer',
-           'AutoencoderCodec', 'stack_fields', 'shipped_manifest', 'autoencoder_ladder', 'learned_emulator',
-           'MatrixCodec', 'weight_ladder']
+           'stack_fields', 'autoencoder_ladder', 'learned_emulator', 'weight_ladder']
 
 # %% ../../nbs/54_compression.ipynb #04db0e19
-@dataclass
-class Roundtrip:
-    "What a codec gives back: the reconstruction (same shape as the input), its ratio and stored bytes per frame."
-    recon: np.ndarray
-    ratio: float
-    bytes_per_frame: int
-
-def _frames4(frames) -> np.ndarray:
-    "(T, F, ny, nx) float32 from (T, ny, nx) or (T, F, ny, nx)."
-    f = np.asarray(frames, dtype=np.float32)
-    if f.ndim == 3: f = f[:, None]
-    if f.ndim != 4: raise ShapeError(f'frames must be (T, ny, nx) or (T, F, ny, nx), got shape {np.shape(frames)}')
-    return f
-
-class FourierCodec:
-    "Linear codec: keep the Fourier modes |kx|, |ky| ≤ m of each periodic frame (float32 coefficients)."
-    def __init__(self, m: int):
-        if not isinstance(m, (int, np.integer)) or m < 0: raise RangeError(f'm must be an integer >= 0, got {m!r}')
-        self.m = int(m); self.name = f'fourier_m{m}'
-
-    def n_floats(self, ny: int, nx: int) -> int:
-        "float32 values stored per field."
-        return 2 * (2 * min(self.m, ny // 2) + 1) * (min(self.m, nx // 2) + 1)
-
-    def mask(self, ny: int, nx: int) -> np.ndarray:
-        "Which rfft2 coefficients (ny, nx//2+1) are kept."
-        ky = np.fft.fftfreq(ny, 1 / ny); kx = np.fft.rfftfreq(nx, 1 / nx)
-        return (np.abs(ky)[:, None] <= self.m) & (kx[None, :] <= self.m)
-
-    def encode(self, frames) -> np.ndarray:
-        "Latent: the kept coefficients as float32 pairs, (T, F, n_kept, 2)."
-        f = _frames4(frames); c = np.fft.rfft2(f)[..., self.mask(*f.shape[-2:])]
-        return np.stack([c.real, c.imag], -1).astype(np.float32)
-
-    def decode(self, z, shape) -> np.ndarray:
-        "Frames (T, F, ny, nx) from a latent and the frame shape (ny, nx)."
-        ny, nx = shape; m = self.mask(ny, nx)
-        c = np.zeros(z.shape[:2] + m.shape, complex); c[..., m] = z[..., 0] + 1j * z[..., 1]
-        return np.fft.irfft2(c, s=(ny, nx)).astype(np.float32)
-
-    def ratio(self, ny: int, nx: int) -> float: return ny * nx / self.n_floats(ny, nx)
-
-    def __call__(self, frames) -> Roundtrip:
-        f = _frames4(frames); z = self.encode(f); rec = self.decode(z, f.shape[-2:])
-        rec = rec if np.ndim(frames) == 4 else rec[:, 0]
-        return Roundtrip(rec, self.ratio(*f.shape[-2:]), int(z[0].nbytes))
+FourierCodec = TruncationCodec.fourier    # the Fourier truncation of `learn.codec`, by the name the lessons use
 
 # %% ../../nbs/54_compression.ipynb #70351e42
-def frame_vrmse(recon, frames) -> float:
-    "Mean VRMSE over frames and fields (The Well's definition, `well.vrmse`)."
-    from mathphys_nb.well.io import vrmse
-    p, t = _frames4(recon), _frames4(frames)
-    return float(np.mean(vrmse(np.moveaxis(p, 1, -1), np.moveaxis(t, 1, -1))))
-
-def fourier_ladder(shape, ms=(1, 2, 3, 4, 6)) -> dict[float, FourierCodec]:
+def fourier_ladder(shape, ms=(1, 2, 3, 4, 6)) -> dict[float, TruncationCodec]:
     "Fourier codecs keyed by their ratio at frame shape (ny, nx), highest ratio first."
-    cs = [FourierCodec(m) for m in ms]
-    return dict(sorted(((round(c.ratio(*shape), 1), c) for c in cs), key=lambda kv: -kv[0]))
+    cs = [TruncationCodec.fourier(m, (1, *shape)) for m in ms]
+    return dict(sorted(((round(c.ratio, 1), c) for c in cs), key=lambda kv: -kv[0]))
 
 # %% ../../nbs/54_compression.ipynb #d34a3758
 def ratio_curve(frames, ladder: dict) -> list[dict]:
     "One row per codec of `ladder`: nominal and measured ratio, bytes per frame, VRMSE on `frames`."
     rows = []
     for r, c in ladder.items():
-        rt = c(frames)
-        rows.append({'codec': getattr(c, 'name', type(c).__name__), 'ratio': float(r), 'measured ratio': round(rt.ratio, 2),
-                     'bytes/frame': rt.bytes_per_frame, 'VRMSE': frame_vrmse(rt.recon, frames)})
+        s = score_codec(c, frames)
+        rows.append({'codec': s['codec'], 'ratio': float(r), 'measured ratio': round(s['ratio'], 2),
+                     'bytes/frame': s['bytes_per_frame'], 'VRMSE': s['vrmse_mean']})
     return rows
 
 def plot_ratio_curves(curves: dict, title: str = ''):
@@ -96,14 +46,14 @@ def plot_ratio_curves(curves: dict, title: str = ''):
     for label, rows in curves.items():
         ax.loglog([r['measured ratio'] for r in rows], [max(r['VRMSE'], 1e-6) for r in rows], 'o-', label=label)
     for s in SEED_LEVELS: ax.axvline(s, color='0.85', lw=0.8, zorder=0)
-    ax.set_xlabel('compression ratio (grey: the seed levels)'); ax.set_ylabel('VRMSE'); ax.grid(alpha=0.3, which='both')
+    ax.set_xlabel("compression ratio (grey: the design documents' levels)"); ax.set_ylabel('VRMSE'); ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=8); ax.set_title(title, fontsize=10); fig.tight_layout(); return fig
 
 # %% ../../nbs/54_compression.ipynb #4f024075
-SEED_LEVELS = (48, 128, 256, 512, 1024)        # the seed's compression_levels
+SEED_LEVELS = (48, 128, 256, 512, 1024)        # the design documents' compression_levels
 
 def level_request(level: int) -> int:
-    "The seed's ratio for student `level` (1 = beginner = most compressed … 5 = advanced = least)."
+    "The design documents' ratio for student `level` (1 = beginner = most compressed … 5 = advanced = least)."
     if level not in (1, 2, 3, 4, 5): raise RangeError(f'student level must be 1..5, got {level!r}')
     return SEED_LEVELS[5 - level]
 
@@ -114,24 +64,25 @@ def nearest_ratio(target: float, ratios) -> float:
     return min(ratios, key=lambda r: abs(np.log(r / target)))
 
 def level_table(ratios) -> list[dict]:
-    "Per student level: the seed's request and the shipped ratio it gets."
+    "Per student level: the design documents' request and the shipped ratio it gets."
     return [{'level': l, 'seed ratio': level_request(l), 'shipped ratio': nearest_ratio(level_request(l), ratios)} for l in range(1, 6)]
 
 # %% ../../nbs/54_compression.ipynb #e06002bf
 class FourierHeatEmulator:
     "Latent emulator for u_t = α∇²u (periodic unit box): evolves the Fourier latent of `codec` exactly."
-    def __init__(self, alpha: float, codec: FourierCodec):
+    def __init__(self, alpha: float, codec: TruncationCodec):
+        if getattr(codec, 'basis', None) != 'fourier': raise MathPhysError('FourierHeatEmulator needs a Fourier truncation codec')
         self.alpha, self.codec = float(alpha), codec
 
     def __call__(self, u0, t) -> np.ndarray:
         "Frames (len(t), ny, nx) from u0 (ny, nx) at times t."
-        u0 = np.asarray(u0, dtype=np.float32); ny, nx = u0.shape; m = self.codec.mask(ny, nx)
+        u0 = np.asarray(u0, dtype=np.float32); ny, nx = u0.shape
+        z0 = self.codec.encode(u0[None]).numpy().reshape(-1, 2)              # (n_kept, 2): the kept modes of one field
         ky = np.fft.fftfreq(ny, 1 / ny); kx = np.fft.rfftfreq(nx, 1 / nx)
-        k2 = (ky[:, None]**2 + kx[None, :]**2)[m]
-        z0 = self.codec.encode(u0[None])[0, 0]                               # (n_kept, 2)
+        k2 = (ky[:, None]**2 + kx[None, :]**2)[self.codec.mask()]
         decay = np.exp(-4 * np.pi**2 * self.alpha * k2[None, :] * np.asarray(t, float)[:, None])   # (T, n_kept)
-        z = (z0[None] * decay[..., None])[:, None].astype(np.float32)
-        return self.codec.decode(z, (ny, nx))[:, 0]
+        z = (z0[None] * decay[..., None]).reshape(len(decay), -1).astype(np.float32)
+        return self.codec.decode(z).numpy()[:, 0]
 
 def heat_solver(alpha: float, bc: str = 'periodic'):
     "The finite-difference heat solver as `fn(u0, t) -> frames` (the explorer's 'solver')."
@@ -147,12 +98,12 @@ def heat_solver(alpha: float, bc: str = 'periodic'):
 class CompressionExplorer:
     "Ratio slider (PINCH) + student levels: original | reconstruction | error, VRMSE and bytes per frame; solver/emulator toggle."
     def __init__(self, frames, # (T, ny, nx) or (T, F, ny, nx): the field(s) to compress
-                 t=None, ladder: dict | None = None, # {ratio: codec}; default: Fourier codecs at this frame size
+                 t=None, ladder: dict | None = None, # {ratio: any `learn.codec` codec}; default: Fourier codecs at this frame size
                  rollouts: dict | None = None, # {name: fn(u0, t) -> frames}, e.g. solver and latent emulator
                  channel: int = 0, # which field of (T, F, ny, nx) frames is shown
                  cmap: str = 'viridis', size: int = 300):
         import ipywidgets as w
-        f4 = _frames4(frames); self.channel = channel
+        f4 = as_frames(frames); self.channel = channel
         if not 0 <= channel < f4.shape[1]: raise RangeError(f'channel must be in 0..{f4.shape[1] - 1}, got {channel}')
         self.frames = f4; self.t = np.arange(len(f4), dtype=float) if t is None else np.asarray(t, float)
         self.ladder = dict(ladder) if ladder else fourier_ladder(f4.shape[-2:])
@@ -192,17 +143,17 @@ class CompressionExplorer:
             u0 = self.given[0, 0] if self.given.shape[1] == 1 else self.given[0]     # (ny, nx), or (F, ny, nx) for several fields
             t0 = time.perf_counter(); out = self.rollouts[name](u0, self.t)
             self.seconds[name] = time.perf_counter() - t0
-            f4 = _frames4(out)
+            f4 = as_frames(out)
         self.frames = f4; self.original.set_frames(f4[:, self.channel]); self.update()
 
     def update(self) -> dict:
         "Recompress at the slider's ratio; refresh the reconstruction, the error and the numbers."
         codec = self.ladder[self.ratio.value]
-        t0 = time.perf_counter(); rt = codec(self.frames); dt = (time.perf_counter() - t0) / len(self.frames)
-        rec = _frames4(rt.recon)
+        t0 = time.perf_counter(); rec = codec.roundtrip(self.frames); dt = (time.perf_counter() - t0) / len(self.frames)
         self.recon.set_frames(rec[:, self.channel]); self.error.set_frames(rec[:, self.channel] - self.frames[:, self.channel])
-        self.last = {'ratio': rt.ratio, 'bytes_per_frame': rt.bytes_per_frame, 'raw_bytes_per_frame': int(self.frames[0].nbytes),
-                     'vrmse': frame_vrmse(rec, self.frames), 'ms_per_frame': 1e3 * dt, 'codec': getattr(codec, 'name', type(codec).__name__)}
+        vr = float(np.mean(vrmse(rec.astype(np.float64), self.frames.astype(np.float64))))
+        self.last = {'ratio': codec.ratio, 'bytes_per_frame': codec.bytes_per_frame, 'raw_bytes_per_frame': int(self.frames[0].nbytes),
+                     'vrmse': vr, 'ms_per_frame': 1e3 * dt, 'codec': codec.name}
         L = self.last
         speed = ''.join(f'<br>{k}: rollout {v:.3f} s' for k, v in self.seconds.items())
         self.metrics.value = (f"<b>{L['codec']}</b>: ratio ×{L['ratio']:.1f}, {L['bytes_per_frame']:,} bytes/frame "
@@ -216,40 +167,6 @@ class CompressionExplorer:
         for v in (self.original, self.recon, self.error): v.start()
 
 # %% ../../nbs/54_compression.ipynb #4d3969f8
-def _load_autoencoder(path):
-    import importlib
-    for mod in ('mathphys_nb.emulator.ae_train', 'mathphys_nb.emulator.autoencoder'):
-        try: return getattr(importlib.import_module(mod), 'load_autoencoder')(path)
-        except (ImportError, AttributeError): continue
-    raise MathPhysError('no autoencoder loader in this installation (mathphys_nb.emulator.ae_train.load_autoencoder)')
-
-class AutoencoderCodec:
-    "A shipped autoencoder checkpoint as a FrameCodec: physical frames → transform → encode → decode → inverse."
-    def __init__(self, name: str, entry: dict):
-        self.name, self.entry, self._model = name, entry, None
-
-    def _load(self):
-        if self._model is None:
-            from pathlib import Path
-            p = Path(self.entry['path'])
-            if not p.is_absolute(): p = next((q for q in (repo_root() / p, data_dir() / p) if q.exists()), repo_root() / p)
-            self._model, self._transform, _ = _load_autoencoder(p)
-        return self._model, self._transform
-
-    @property
-    def field_names(self) -> list[str]:
-        "The fields the checkpoint encodes, in channel order (from its saved transform)."
-        return list(self._load()[1].names)
-
-    def __call__(self, frames) -> Roundtrip:
-        import torch
-        model, tf = self._load(); f = _frames4(frames)
-        if f.shape[1] != len(tf.names): raise ShapeError(f'{self.name} encodes {len(tf.names)} fields {tf.names}, got frames with {f.shape[1]}')
-        with torch.no_grad():
-            z = model.encode(tf.forward(torch.as_tensor(f)))
-            rec = tf.inverse(model.decode(z)).numpy().astype(np.float32)
-        return Roundtrip(rec if np.ndim(frames) == 4 else rec[:, 0], float(f[0].size / z[0].numel()), int(z[0].numel() * 4))
-
 def stack_fields(res, names) -> np.ndarray:
     "Fields of a SimResult as (T, F, ny, nx) in the order `names`; a vector field `v` gives `v_x`, `v_y`."
     out = []
@@ -260,16 +177,15 @@ def stack_fields(res, names) -> np.ndarray:
         else: raise MathPhysError(f"{res.name} has no field {n!r}; it has: {', '.join(res.fields)}")
     return np.stack(out, 1).astype(np.float32)
 
-def shipped_manifest() -> dict:
-    "data/weights/manifest.json as a dict (empty when nothing is shipped): `core.read_manifest`."
-    from mathphys_nb.core import read_manifest
-    return read_manifest()
+shipped_manifest = read_manifest    # the lessons' name for `learn.store.read_manifest`
 
 def autoencoder_ladder(system: str | None = None, manifest: dict | None = None) -> dict[float, AutoencoderCodec]:
-    "Codecs for the shipped autoencoders (of `system`, if given), keyed by their manifest ratio, highest first."
-    m = shipped_manifest() if manifest is None else manifest
-    items = [(float(e['ratio']), AutoencoderCodec(k, e)) for k, e in m.items()
-             if e.get('kind') == 'autoencoder' and 'ratio' in e and (system is None or e.get('system') == system)]
+    "Codecs (loaded on first use) of the shipped autoencoders of `system`, keyed by their manifest ratio, highest first."
+    import mathphys_nb.emulator.ae_data   # registers the autoencoder kind with the checkpoint store
+    items = []
+    for k, e in select(read_manifest() if manifest is None else manifest, 'autoencoder', system).items():
+        if 'ratio' not in e: continue
+        c = AutoencoderCodec.load(k, lazy=True); c.entry = e; items.append((float(e['ratio']), c))
     return dict(sorted(items, key=lambda kv: -kv[0]))
 
 # %% ../../nbs/54_compression.ipynb #b9f9624e
@@ -280,9 +196,7 @@ def learned_emulator(name: str, # a shipped emulator, e.g. 'emu_release64_r64_de
                     ):
     "A shipped latent emulator as the explorer's rollout `fn(u0, t) -> frames` (u0: (ny, nx) or (F, ny, nx))."
     from mathphys_nb.emulator.rollout import load_shipped
-    m = shipped_manifest(); e = m.get(name)
-    if e is None or e.get('kind') != 'emulator':
-        raise UnknownNameError(f"no shipped emulator {name!r}; shipped: {', '.join(sorted(k for k, v in m.items() if v.get('kind') == 'emulator')) or 'none'}")
+    shipped_entry(name, 'emulator')          # a clear error naming the shipped ones
     emu = load_shipped(name)                 # refuses an emulator whose autoencoder file changed
     names = list(emu.config.get('param_names', [])); params = dict(params or {})
     missing = [n for n in names if n not in params]
@@ -298,25 +212,12 @@ def learned_emulator(name: str, # a shipped emulator, e.g. 'emu_release64_r64_de
     return run
 
 # %% ../../nbs/54_compression.ipynb #357f2b97
-class MatrixCodec:
-    "A weight-matrix codec (`roundtrip(W) -> (Ŵ, Encoded)` with `.nbytes`) used frame by frame as a FrameCodec."
-    def __init__(self, codec):
-        self.codec = codec; self.name = repr(codec)
-
-    def __call__(self, frames) -> Roundtrip:
-        f = _frames4(frames); out = np.empty_like(f); nbytes = 0
-        for i in range(f.shape[0]):
-            for c in range(f.shape[1]):
-                w_hat, enc = self.codec.roundtrip(f[i, c]); out[i, c] = w_hat; nbytes += enc.nbytes
-        per = nbytes / f.shape[0]
-        return Roundtrip(out if np.ndim(frames) == 4 else out[:, 0], float(f[0].nbytes / per), int(round(per)))
-
 def weight_ladder(family: str, shape, ratios=(8, 16, 32, 64, 128, 256), n_search: int = 4096) -> dict[float, MatrixCodec]:
     "Codecs of `family` (codec study: dct, svd, seed, basis, quant, cordic) at the given ratios vs float32, where it has a setting."
     from mathphys_nb.codec.study import codec_at_rate
     out = {}
     for r in sorted(ratios, reverse=True):
         c = codec_at_rate(family, 32 / r, tuple(shape), n_search=n_search)
-        if c is not None: out[float(r)] = MatrixCodec(c)
+        if c is not None: out[float(r)] = MatrixCodec(c, (1, *shape))
     if not out: raise MathPhysError(f'codec family {family!r} has no setting at ratios {list(ratios)} for shape {tuple(shape)}')
     return out
