@@ -26,7 +26,7 @@ __all__ = ['METHODS', 'amplitude_table', 'amplitude_to_r', 'fit_amplitude_phase'
 # %% ../../nbs/21_poincare.ipynb #14dd1c2d
 @lru_cache(maxsize=1)
 def amplitude_table() -> np.ndarray:
-    """A(r_q / (2^20 − 1)) for every 20-bit code r_q (float64), made non-decreasing; computed once. (The seed's
+    """A(r_q / (2^20 − 1)) for every 20-bit code r_q (float64), made non-decreasing; computed once. (The design documents'
     `r > 1e-9` test skips the tanh for tiny radii, which makes A non-monotone below ~1e-20; irrelevant to a fit.)"""
     return np.maximum.accumulate(cordic_amplitude(np.arange(R_MAX + 1) / R_MAX))
 
@@ -134,7 +134,7 @@ class PoincareMatrix:
 
     def decompress(self, method: str = 'cordic', # 'cordic', 'closed' or 'basis'
                   ) -> np.ndarray:
-        """(rows, cols) float32. 'cordic': the seed's 20-step loop (float32, the reference); 'closed': its closed
+        """(rows, cols) float32. 'cordic': the design documents' 20-step loop (float32, the reference); 'closed': its closed
         form A(r)·cos(φ + θ + Φ) (fast path, agrees to ~2e-5·A); 'basis': the bitfield reading (`decode_basis`)."""
         check_choice(method, METHODS, 'decode method')
         if method == 'cordic': return cordic_decode_block(self.seed.hi, self.rows, self.cols)
@@ -142,7 +142,7 @@ class PoincareMatrix:
         return decode_basis(self.seed, self.rows, self.cols).astype(np.float32)
 
     def weight(self, i: int, j: int) -> float:
-        "One weight by the seed's scalar `compute_weight` (slow reference)."
+        "One weight by the design documents' scalar `compute_weight` (slow reference)."
         return Packed64(self.seed.hi).compute_weight(i, j, self.rows, self.cols)
 
 # %% ../../nbs/21_poincare.ipynb #e1b2f2fc

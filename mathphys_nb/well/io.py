@@ -17,7 +17,7 @@ from ..core import atomic_path, atomic_write, check_choice, ShapeError, MathPhys
 # %% auto #0
 __all__ = ['BC_TYPES', 'SPLITS', 'DataError', 'clean_stale_temps', 'check_writable_folder', 'check_writable', 'write_well_file',
            'compute_stats', 'write_stats', 'result_scalars', 'write_results', 'write_well_dataset', 'tiny_dataset',
-           'open_well_file', 'check_well_file', 'find_dataset', 'check_dataset', 'vrmse']
+           'open_well_file', 'check_well_file', 'find_dataset', 'check_dataset', 'well_metrics', 'vrmse']
 
 # %% ../../nbs/01_well_io.ipynb #2c2004f8
 BC_TYPES = {'periodic': 'PERIODIC', 'open': 'OPEN', 'wall': 'WALL', 'dirichlet': 'WALL', 'neumann': 'WALL',
@@ -291,11 +291,20 @@ def check_dataset(path, # a dataset folder, or a folder holding exactly one
             with open_well_file(fp): pass
     return d
 
+# %% ../../nbs/01_well_io.ipynb #aa8ae6a0
+def well_metrics():
+    "the_well's metrics module, imported without its `matplotlib.use('Agg')` (which would end inline plots in a notebook)."
+    import matplotlib
+    use, matplotlib.use = matplotlib.use, lambda *a, **k: None
+    try: import the_well.benchmark.metrics as m
+    finally: matplotlib.use = use
+    return m
+
 # %% ../../nbs/01_well_io.ipynb #49e2d43e
 def vrmse(pred, target, n_spatial_dims: int = 2):
     "the_well's VRMSE of `pred` against `target`, arrays shaped (..., *space, F); returns (..., F)."
     import torch
-    from the_well.benchmark.metrics import VRMSE
+    VRMSE = well_metrics().VRMSE
     from types import SimpleNamespace
     p, t = (torch.as_tensor(np.array(a, dtype=np.float64)) for a in (pred, target))
     if p.shape != t.shape: raise ShapeError(f'pred and target shapes differ: {tuple(p.shape)} vs {tuple(t.shape)}')
