@@ -16,7 +16,7 @@ from ..learn.metrics import vrmse
 from .viewer import FieldViewer
 
 # %% auto #0
-__all__ = ['FourierCodec', 'SEED_LEVELS', 'shipped_manifest', 'fourier_ladder', 'ratio_curve', 'plot_ratio_curves',
+__all__ = ['FourierCodec', 'DESIGN_LEVELS', 'shipped_manifest', 'fourier_ladder', 'ratio_curve', 'plot_ratio_curves',
            'level_request', 'nearest_ratio', 'level_table', 'FourierHeatEmulator', 'heat_solver', 'CompressionExplorer',
            'stack_fields', 'autoencoder_ladder', 'learned_emulator', 'weight_ladder']
 
@@ -45,17 +45,17 @@ def plot_ratio_curves(curves: dict, title: str = ''):
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for label, rows in curves.items():
         ax.loglog([r['measured ratio'] for r in rows], [max(r['VRMSE'], 1e-6) for r in rows], 'o-', label=label)
-    for s in SEED_LEVELS: ax.axvline(s, color='0.85', lw=0.8, zorder=0)
+    for s in DESIGN_LEVELS: ax.axvline(s, color='0.85', lw=0.8, zorder=0)
     ax.set_xlabel("compression ratio (grey: the design documents' levels)"); ax.set_ylabel('VRMSE'); ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=8); ax.set_title(title, fontsize=10); fig.tight_layout(); return fig
 
 # %% ../../nbs/54_compression.ipynb #4f024075
-SEED_LEVELS = (48, 128, 256, 512, 1024)        # the design documents' compression_levels
+DESIGN_LEVELS = (48, 128, 256, 512, 1024)        # the design documents' compression_levels
 
 def level_request(level: int) -> int:
     "The design documents' ratio for student `level` (1 = beginner = most compressed … 5 = advanced = least)."
     if level not in (1, 2, 3, 4, 5): raise RangeError(f'student level must be 1..5, got {level!r}')
-    return SEED_LEVELS[5 - level]
+    return DESIGN_LEVELS[5 - level]
 
 def nearest_ratio(target: float, ratios) -> float:
     "The ratio in `ratios` nearest to `target` on a log scale."
@@ -65,7 +65,7 @@ def nearest_ratio(target: float, ratios) -> float:
 
 def level_table(ratios) -> list[dict]:
     "Per student level: the design documents' request and the shipped ratio it gets."
-    return [{'level': l, 'seed ratio': level_request(l), 'shipped ratio': nearest_ratio(level_request(l), ratios)} for l in range(1, 6)]
+    return [{'level': l, 'requested ratio': level_request(l), 'shipped ratio': nearest_ratio(level_request(l), ratios)} for l in range(1, 6)]
 
 # %% ../../nbs/54_compression.ipynb #e06002bf
 class FourierHeatEmulator:
@@ -120,7 +120,7 @@ class CompressionExplorer:
         self.ratio = w.SelectionSlider(options=[(f'×{r:g}', r) for r in ratios], value=ratios[len(ratios) // 2],
                                        description='ratio', continuous_update=False, layout=w.Layout(width='420px'))
         self.level = w.ToggleButtons(options=[1, 2, 3, 4, 5], value=None, description='student level',
-                                     tooltips=[f'seed ratio ×{level_request(l)}' for l in range(1, 6)], style={'button_width': '40px'})
+                                     tooltips=[f'requested ratio ×{level_request(l)}' for l in range(1, 6)], style={'button_width': '40px'})
         self.source = w.ToggleButtons(options=['given frames'] + list(self.rollouts), value='given frames', description='frames from')
         self.metrics = w.HTML()
         self.ratio.observe(lambda c: self.update(), names='value')
