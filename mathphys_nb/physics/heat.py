@@ -36,9 +36,10 @@ def solve_diffusion(u0, # (ny, nx) initial field (NumPy or CuPy)
     `reaction`: f(u) as polynomial coefficients, highest power first (e.g. (-1, 0, 1, 0) for u − u³)."""
     check_range(alpha, 0, None, 'alpha', lo_open=True); check_range(t_end, 0, None, 't_end', lo_open=True)
     if n_frames < 2: raise RangeError(f'n_frames must be >= 2, got {n_frames}')
-    limit = diffusion_dt_limit(alpha, grid.dx, grid.dy)
-    dt = 0.9 * limit if dt is None else check_dt(dt, limit, 'diffusion (explicit)')
-    step = get_stepper(stepper); (ax, ay), bx, by = velocity, *_bc_pair(bc)
+    (ax, ay), bx, by = velocity, *_bc_pair(bc)
+    limit = 1.0 / (1.0 / diffusion_dt_limit(alpha, grid.dx, grid.dy) + abs(ax) / grid.dx + abs(ay) / grid.dy)   # upwind adds |a|/dx
+    dt = 0.9 * limit if dt is None else check_dt(dt, limit, 'advection-diffusion (explicit)' if ax or ay else 'diffusion (explicit)')
+    step = get_stepper(stepper)
     poly = None if reaction is None else np.asarray(reaction, dtype=np.float64)
     def rhs(u, t):
         r = alpha * laplacian(u, grid.dx, grid.dy, bc, value)
