@@ -560,7 +560,8 @@ class MatrixExplorer:
         self.t_end = t_end; mk = lambda name, v: w.FloatSlider(value=v, min=-3, max=3, step=0.05, description=name, continuous_update=False)
         self.sliders = [mk(k, v) for k, v in zip('abcd', (a, b, c, d))]; self.out = w.Output(); self.text = w.HTML()
         for s in self.sliders: s.observe(lambda _: self.draw(), names='value')
-        self.widget = w.VBox([w.HBox([w.VBox(self.sliders[:2]), w.VBox(self.sliders[2:])]), self.text, self.out]); self.draw()
+        row = w.Layout(flex_flow='row wrap')      # the two columns wrap below each other in a narrow notebook
+        self.widget = w.VBox([w.HBox([w.VBox(self.sliders[:2]), w.VBox(self.sliders[2:])], layout=row), self.text, self.out]); self.draw()
 
     def matrix(self) -> np.ndarray: return np.array([s.value for s in self.sliders], float).reshape(2, 2)
 
