@@ -103,12 +103,12 @@ def eval_ae_command(argv: list[str]) -> int:
     ap = command_parser(prog='mathphys eval ae', description='VRMSE of an autoencoder checkpoint on held-out frames, '
                                  'beside PCA and DCT truncation at the same latent size.')
     ap.add_argument('--checkpoint', required=True, type=existing_file, help='autoencoder checkpoint (.pt)')
-    ap.add_argument('--data', type=well_dataset, default=None, help='Well dataset folder, or a folder holding only one (needed unless --held-out)')
+    ap.add_argument('--data', type=well_dataset, default=None, help='Well dataset folder, or a folder holding only one (default: none; needed unless --held-out)')
     ap.add_argument('--held-out', action='store_true', help="score every trajectory of --data, or new trajectories of the checkpoint's own "
                     "data recipe (seeds from --seed), with PCA fitted on the checkpoint's training data")
     ap.add_argument('--seed', type=nonneg_int, default=HELDOUT_SEED, help=f'--held-out: first trajectory seed of the new data (default {HELDOUT_SEED})')
     ap.add_argument('--n-traj', type=positive_int, default=6, help='--held-out: new trajectories to make (at least 3)')
-    ap.add_argument('--train-data', type=well_dataset, default=None, help="--held-out: the checkpoint's training dataset, if not where its config says")
+    ap.add_argument('--train-data', type=well_dataset, default=None, help="--held-out: the checkpoint's training dataset (default: the one its config names)")
     ap.add_argument('--split', default='test', choices=('train', 'valid', 'test'), help='split to score')
     ap.add_argument('--max-frames', type=positive_int, default=None, help='score at most this many frames, evenly spaced (default: all)')
     ap.add_argument('--no-baselines', action='store_true', help='skip the PCA and DCT baselines')
