@@ -153,3 +153,15 @@ def test_release_anywhere_recipe_and_shipped_entries(tmp_path):
         a = AETrainConfig('x', **over).arch(5 if recipe['simulation'] == 'euler' else 1, (64, 64), (True, True))
         assert (a.k, a.base) == (k, base) and over['max_minutes'] > 0
     assert SHIPPED['ae_release_anywhere64_r1024_pcares'][0] is RELEASE_ANYWHERE64
+
+
+def test_heldout_eval_makes_new_trajectories_of_the_training_recipe(tmp_path):
+    from mathphys_nb.runs.autoencoder import RELEASE_ANYWHERE64, ensure_dataset, heldout_eval, training_recipe, HELDOUT_SEED
+    rec = {**RELEASE_ANYWHERE64, 'n_traj': 3, 'res': 16, 'params': {**RELEASE_ANYWHERE64['params'], 'n_frames': 3}}
+    data = ensure_dataset(rec, tmp_path / 'well')
+    r = train_autoencoder(AETrainConfig(str(data), design='dct_residual', ratio=64, width=4, blocks=1, embed=0, max_steps=1, batch=2,
+                                        valid_every=1, ckpt_every=1), tmp_path / 'run', show=False)
+    assert training_recipe(r['checkpoint']) == rec
+    ev = heldout_eval(r['checkpoint'], n_traj=3, root=tmp_path / 'held')
+    assert ev['heldout']['seeds'] == [HELDOUT_SEED, HELDOUT_SEED + 2] and ev['heldout']['train_seeds'] == [0, 2]
+    assert ev['heldout']['frames'] == 3 * 3 and ev['ratio'] == pytest.approx(64) and set(ev['baselines']) == {'pca', 'dct'}
