@@ -21,7 +21,7 @@ import torch
 from ..core import MathPhysError, RangeError, ShapeError, progress
 from ..learn.codec import FieldTransform, FrameCodec, TransformedCodec, as_codec, score_codec
 from ..learn.store import register_kind
-from .autoencoder import AutoEncoder, DCAEConfig
+from .autoencoder import AutoEncoder, DCAEConfig, arch_from_dict, build_autoencoder
 
 # %% ../../nbs/31_ae_data.ipynb #eac882fb
 @dataclass
@@ -115,7 +115,7 @@ def reconstruction_vrmse(codec, # a codec of normalized frames, a network with e
 # %% ../../nbs/31_ae_data.ipynb #7dd74242
 def _load_autoencoder(ck: dict, path) -> tuple:
     "(network in eval mode, FieldTransform, checkpoint) of an autoencoder checkpoint."
-    model = AutoEncoder(DCAEConfig.from_dict(ck['config']['arch'])); model.load_state_dict(ck['state_dict'])
+    model = build_autoencoder(arch_from_dict(ck['config']['arch'])); model.load_state_dict(ck['state_dict'])   # a DC-AE or a residual design
     return model.eval(), FieldTransform.from_dict(ck['config']['transform']), ck
 
 register_kind('autoencoder', lambda ck: 'arch' in ck['config'] and 'transform' in ck['config'], _load_autoencoder)

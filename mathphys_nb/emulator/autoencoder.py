@@ -12,7 +12,9 @@ from dataclasses import dataclass, asdict, replace
 # %% auto #0
 __all__ = ['FACTORS', 'MAX_LAT_CHANNELS', 'STUDENT_LEVELS', 'DCAE_LARGE', 'compression_ratio', 'ratio_ladder', 'choose_latent',
            'ladder_table', 'DCAEConfig', 'conv_macs', 'training_cost', 'softclip', 'PadConv', 'ChannelNorm', 'ResBlock',
-           'Down', 'Up', 'Encoder', 'Decoder', 'AutoEncoder', 'get_autoencoder', 'n_params']
+           'Down', 'Up', 'Encoder', 'Decoder', 'AutoEncoder', 'get_autoencoder', 'n_params', 'dct_matrix', 'dct_index',
+           'residual_k', 'ResidualAEConfig', 'PCABase', 'DCTBase', 'periodic_upsample', 'Correction', 'ResidualAE',
+           'build_autoencoder', 'arch_from_dict']
 
 # %% ../../nbs/30_autoencoder.ipynb #7c5fc82e
 import torch
@@ -105,6 +107,9 @@ class DCAEConfig(Config):
             if getattr(self, k) != getattr(d, k): s += f'_{tag}{getattr(self, k)}'
         return s
     def ratio(self, res) -> float: return compression_ratio(res, self.in_channels, self.factor, self.lat_channels)
+    def latent_size(self, res) -> int:
+        "Numbers in the latent of one `res` frame."
+        H, W = _hw(res); return self.lat_channels * (H // self.factor) * (W // self.factor)
 
 # %% ../../nbs/30_autoencoder.ipynb #5767f369
 DCAE_LARGE = DCAEConfig(in_channels=5, lat_channels=64, factor=32, width=64, max_width=512, blocks=3, dropout=0.05, preset='large')
@@ -231,3 +236,158 @@ def get_autoencoder(**cfg) -> AutoEncoder:
     return AutoEncoder(DCAEConfig.from_dict(cfg))
 
 def n_params(m: nn.Module) -> int: return sum(p.numel() for p in m.parameters())
+
+# %% ../../nbs/30_autoencoder.ipynb #39fcae00
+def dct_matrix(n: int) -> torch.Tensor:
+    "The orthonormal DCT-II matrix (n, n): row m holds cos(π(i+½)m/n), scaled as scipy's norm='ortho'."
+    i = torch.arange(n, dtype=torch.float64); C = torch.cos(math.pi * (i[None] + 0.5) * i[:, None] / n) * math.sqrt(2 / n)
+    C[0] /= math.sqrt(2); return C.float()
+
+def dct_index(shape, k: int) -> torch.Tensor:
+    "(k, 3) rows (field, i, j): the k lowest DCT frequencies of (F, H, W) frames (by i+j, then i), shared out over the fields."
+    n, H, W = shape
+    if not n <= k <= n * H * W: raise RangeError(f'DCT: k={k} must be in [{n}, {n * H * W}] for {n} field(s) on {H}×{W}')
+    order = sorted((i + j, i, j) for i in range(H) for j in range(W))
+    return torch.tensor([(c, i, j) for c in range(n) for _, i, j in order[:k // n + (c < k % n)]], dtype=torch.long)
+
+# %% ../../nbs/30_autoencoder.ipynb #a1bdd770
+def residual_k(ratio: float, res, n_fields: int, tol: float = 0.02) -> int:
+    "Latent numbers k of a base codec at `ratio` (within `tol`), else a RangeError naming the nearest ratios."
+    H, W = _hw(res); D = n_fields * H * W
+    if not ratio > 0: raise RangeError(f'ratio must be positive, got {ratio!r}')
+    k = max(1, round(D / ratio))
+    if abs(D / k / ratio - 1) > tol:
+        raise RangeError(f'ratio {ratio:g} is not reachable with k numbers at {H}×{W}×{n_fields} (within {tol:.0%}); '
+                         f'nearest: {D / (k + 1):g} (k={k + 1}), {D / k:g} (k={k})')
+    return k
+
+# %% ../../nbs/30_autoencoder.ipynb #14addb6b
+from ..learn.config import choice
+
+@dataclass(frozen=True)
+class ResidualAEConfig(Config):
+    "A linear base codec (PCA or DCT, `k` numbers) plus a learned correction; `name` states it (e.g. `pcares_k64_w32d2e8`)."
+    in_channels: int = positive(1)          # fields per frame
+    res: tuple = (64, 64)                   # the grid (H, W): the base codes frames of this size only
+    base: str = choice(('pca', 'dct'), 'pca')
+    k: int = positive(4)                    # latent numbers per frame: the base's coefficients
+    width: int = positive(32)               # channels of the correction net
+    depth: int = positive(2)                # its residual blocks
+    embed: int = positive(8, minimum=0)     # channels of an MLP embedding of z on a coarse grid, fed to the correction (0: none)
+    embed_grid: int = positive(8)           # side of that coarse grid (at most; a divisor of the grid)
+    hidden: int = positive(128)             # the MLP's hidden width
+    learn_base: str = choice(('none', 'decoder', 'both'), 'none')  # PCA base: frozen, a learnable decoder copy, or all learnable
+    dropout: float = between(0.0, 0, 1, hi_open=True)
+    periodic: tuple = (True, True)
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, 'res', _hw(self.res)); object.__setattr__(self, 'periodic', tuple(bool(p) for p in self.periodic))
+        if self.base == 'dct' and self.learn_base != 'none': raise RangeError("learn_base applies to the PCA base only (base='pca')")
+        if self.k > self.in_channels * self.res[0] * self.res[1]: raise RangeError(f'k={self.k} exceeds the numbers in a frame')
+
+    @property
+    def name(self) -> str:
+        s = f'{self.base}res_k{self.k}_w{self.width}d{self.depth}' + (f'e{self.embed}' if self.embed else '')
+        return s + ('' if self.learn_base == 'none' else f'_learn{self.learn_base}')
+    def latent_size(self, res=None) -> int:
+        "Numbers in the latent of one frame (`res` checked against the grid the base codes)."
+        if res is not None and _hw(res) != self.res: raise ShapeError(f'{self.name} codes {self.res} frames, not {_hw(res)}')
+        return self.k
+    def ratio(self, res=None) -> float: return self.in_channels * self.res[0] * self.res[1] / self.latent_size(res)
+
+# %% ../../nbs/30_autoencoder.ipynb #eeac7dc8
+class PCABase(nn.Module):
+    "PCA of flattened normalized frames: `mean` (D,) and `components` (k, D) orthonormal rows; `set` them from a fitted `PCACodec`."
+    def __init__(self, k: int, shape: tuple, learn: str = 'none'):
+        super().__init__(); D = math.prod(shape); self.shape, self.learn = tuple(shape), learn
+        if learn == 'both': self.mean, self.components = nn.Parameter(torch.zeros(D)), nn.Parameter(torch.zeros(k, D))
+        else: self.register_buffer('mean', torch.zeros(D)); self.register_buffer('components', torch.zeros(k, D))
+        if learn == 'decoder': self.dec_mean, self.dec_components = nn.Parameter(torch.zeros(D)), nn.Parameter(torch.zeros(k, D))
+        self.register_buffer('fitted', torch.zeros((), dtype=torch.bool))
+    @torch.no_grad()
+    def set(self, mean: torch.Tensor, components: torch.Tensor) -> 'PCABase':
+        if tuple(components.shape) != tuple(self.components.shape):
+            raise ShapeError(f'PCA base: components {tuple(components.shape)}, expected {tuple(self.components.shape)}')
+        for m, c in ((self.mean, self.components),) + (((self.dec_mean, self.dec_components),) if self.learn == 'decoder' else ()):
+            m.copy_(mean.reshape(-1)); c.copy_(components)
+        self.fitted.fill_(True); return self
+    def _ready(self):
+        if not bool(self.fitted): raise MathPhysError('the PCA base is not fitted: call ResidualAE.fit_base(frames) first')
+    def encode(self, x): self._ready(); return (x.flatten(1) - self.mean) @ self.components.T
+    def decode(self, z):
+        self._ready(); m, C = (self.dec_mean, self.dec_components) if self.learn == 'decoder' else (self.mean, self.components)
+        return (z @ C + m).reshape(-1, *self.shape)
+
+class DCTBase(nn.Module):
+    "The k lowest DCT coefficients of each frame (`dct_index`), an orthonormal basis: decode(encode(x)) is the projection."
+    def __init__(self, k: int, shape: tuple):
+        super().__init__(); self.shape = tuple(shape); _, H, W = shape
+        self.register_buffer('index', dct_index(shape, k))
+        self.register_buffer('ch', dct_matrix(H), persistent=False); self.register_buffer('cw', dct_matrix(W), persistent=False)
+    def encode(self, x):
+        c, i, j = self.index.T; return torch.einsum('ih,nfhw,jw->nfij', self.ch, x, self.cw)[:, c, i, j]
+    def decode(self, z):
+        c, i, j = self.index.T; Y = z.new_zeros(len(z), *self.shape); Y[:, c, i, j] = z
+        return torch.einsum('ih,nfij,jw->nfhw', self.ch, Y, self.cw)
+
+# %% ../../nbs/30_autoencoder.ipynb #5fb9265c
+def _divisor_at_most(n: int, g: int) -> int: return max(d for d in range(1, min(n, g) + 1) if n % d == 0)
+
+def periodic_upsample(x: torch.Tensor, size: tuple, periodic=(True, True)) -> torch.Tensor:
+    "Bilinear upsampling of (N, C, h, w) to `size` (integer multiples), wrapping around periodic axes (edge-replicating the others)."
+    s = (size[0] // x.shape[-2], size[1] // x.shape[-1])
+    x = F.pad(x, (1, 1, 0, 0), mode='circular' if periodic[1] else 'replicate')
+    x = F.pad(x, (0, 0, 1, 1), mode='circular' if periodic[0] else 'replicate')
+    y = F.interpolate(x, scale_factor=s, mode='bilinear', align_corners=False)
+    return y[..., s[0]:s[0] + size[0], s[1]:s[1] + size[1]]
+
+class Correction(nn.Module):
+    "g(z, x_base): stem → residual blocks → zero-initialised head, on the base reconstruction and an optional embedding of z."
+    def __init__(self, cfg: ResidualAEConfig):
+        super().__init__(); (H, W), P, e = cfg.res, cfg.periodic, cfg.embed; self.cfg = cfg
+        self.grid = (_divisor_at_most(H, cfg.embed_grid), _divisor_at_most(W, cfg.embed_grid))
+        self.mlp = nn.Sequential(nn.Linear(cfg.k, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, e * self.grid[0] * self.grid[1])) if e else None
+        self.stem = PadConv(cfg.in_channels + e, cfg.width, 3, P)
+        self.blocks = nn.Sequential(*[ResBlock(cfg.width, P, cfg.dropout) for _ in range(cfg.depth)])
+        self.norm, self.head = ChannelNorm(cfg.width), PadConv(cfg.width, cfg.in_channels, 3, P)
+        with torch.no_grad(): self.head.conv.weight.zero_(); self.head.conv.bias.zero_()
+    def forward(self, z: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
+        h = xb
+        if self.mlp is not None:
+            emb = self.mlp(z).reshape(len(z), self.cfg.embed, *self.grid)
+            h = torch.cat([xb, periodic_upsample(emb, xb.shape[-2:], self.cfg.periodic).to(xb.dtype)], 1)
+        return self.head(F.silu(self.norm(self.blocks(self.stem(h)))))
+
+# %% ../../nbs/30_autoencoder.ipynb #63b9efaf
+class ResidualAE(nn.Module):
+    "A linear base codec plus a learned correction: encode → the base's k coefficients as (N, k, 1, 1); decode(z) = base(z) + g(z, base(z))."
+    def __init__(self, cfg: ResidualAEConfig):
+        super().__init__(); self.cfg = cfg; shape = (cfg.in_channels, *cfg.res)
+        self.base = PCABase(cfg.k, shape, cfg.learn_base) if cfg.base == 'pca' else DCTBase(cfg.k, shape)
+        self.correction = Correction(cfg)
+    def fit_base(self, pca) -> 'ResidualAE':
+        "Set the PCA base from a fitted `learn.codec.PCACodec` (of normalized frames, with k components)."
+        if self.cfg.base != 'pca': raise MathPhysError(f'{self.cfg.name}: a DCT base needs no fitting')
+        self.base.set(pca.mean, pca.components); return self
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        "x: (N, F, H, W) normalized fields → z: (N, k, 1, 1)."
+        want = (self.cfg.in_channels, *self.cfg.res)
+        if x.ndim != 4 or tuple(x.shape[1:]) != want: raise ShapeError(f'input must be (N, {", ".join(map(str, want))}), got {tuple(x.shape)}')
+        with torch.autocast(x.device.type, enabled=False): return self.base.encode(x.float())[:, :, None, None]
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        "z: (N, k, 1, 1) or (N, k) → (N, F, H, W)."
+        if z.shape[1:] not in ((self.cfg.k, 1, 1), (self.cfg.k,)): raise ShapeError(f'latent must be (N, {self.cfg.k}, 1, 1), got {tuple(z.shape)}')
+        z = z.reshape(len(z), -1)
+        with torch.autocast(z.device.type, enabled=False): xb = self.base.decode(z.float())
+        return xb + self.correction(z, xb).to(xb.dtype)
+    def forward(self, x): return self.decode(self.encode(x))
+    def ratio(self, x_shape) -> float: return self.cfg.ratio(tuple(x_shape[-2:]))
+
+def build_autoencoder(cfg) -> nn.Module:
+    "The network of an architecture config: `AutoEncoder` (DCAEConfig) or `ResidualAE` (ResidualAEConfig)."
+    return ResidualAE(cfg) if isinstance(cfg, ResidualAEConfig) else AutoEncoder(cfg)
+
+def arch_from_dict(d: dict):
+    "The architecture config saved in a checkpoint (`config['arch']`): a residual design when it names a base, else a DC-AE."
+    return (ResidualAEConfig if 'base' in d else DCAEConfig).from_dict(d)

@@ -107,10 +107,12 @@ def gaussian_blob(grid: Grid2D, # the grid
                   x0: float = 0.5, # centre x
                   y0: float = 0.5, # centre y
                   mass: float = 1.0, # integral of the blob
+                  periodic: bool = False, # add the images in the neighbouring periodic boxes (a blob near an edge wraps around)
     ):
     "A normalized 2D Gaussian of variance `var` per axis centred at (x0, y0)."
-    X, Y = grid.mesh()
-    return mass * np.exp(-((X - x0)**2 + (Y - y0)**2) / (2 * var)) / (2 * np.pi * var)
+    X, Y = grid.mesh(); shifts = (-1, 0, 1) if periodic else (0,)
+    return sum(mass * np.exp(-((X - x0 - i * grid.Lx)**2 + (Y - y0 - j * grid.Ly)**2) / (2 * var)) / (2 * np.pi * var)
+               for i in shifts for j in shifts)
 
 # %% ../../nbs/12_heat.ipynb #88f1adf0
 _COMMON = [ParamSpec('n', 64, 8, 512, '', 'grid points per side', kind='int'),
@@ -159,6 +161,8 @@ def heat_equation(alpha, # diffusivity, m²/s, in [0.0001, 1]
 
 @register_simulation('diffusion_process', [ParamSpec('D', 0.01, 1e-4, 0.1, 'm²/s', 'diffusion coefficient', log=True),
                                            ParamSpec('var0', 0.002, 1e-4, 0.02, 'm²', 'initial variance of the release', log=True),
+                                           ParamSpec('centre', 'middle', kind='choice', choices=('middle', 'anywhere'),
+                                                     doc='release centre: uniform in [0.4, 0.6]² or anywhere in the periodic box'),
                                            *_COMMON],
                     tiny=dict(n=32, t_end=0.05, n_frames=3))
 def diffusion_process(D, # diffusion coefficient, m²/s, in [0.0001, 0.1]
@@ -167,15 +171,16 @@ def diffusion_process(D, # diffusion coefficient, m²/s, in [0.0001, 0.1]
                       t_end, # duration, s, in [0.001, 10]
                       n_frames, # output frames, in [2, 401]
                       seed, # random seed
+                      centre='middle', # release centre: middle ([0.4, 0.6]²) | anywhere ([0, 1)², wrapping around)
     ):
     "A point-like release spreading by diffusion, compared with the Gaussian heat kernel."
-    rng = seed_everything(seed); g = Grid2D(n, n)
-    x0, y0 = rng.uniform(0.4, 0.6, size=2)
-    t, c = solve_diffusion(gaussian_blob(g, var0, x0, y0), g, D, t_end, n_frames, 'periodic')
-    kernel = np.stack([gaussian_blob(g, var0 + 2 * D * ti, x0, y0) for ti in t])
+    rng = seed_everything(seed); g = Grid2D(n, n); anywhere = centre == 'anywhere'
+    x0, y0 = rng.uniform(0.0, 1.0, size=2) if anywhere else rng.uniform(0.4, 0.6, size=2)
+    t, c = solve_diffusion(gaussian_blob(g, var0, x0, y0, periodic=anywhere), g, D, t_end, n_frames, 'periodic')
+    kernel = np.stack([gaussian_blob(g, var0 + 2 * D * ti, x0, y0, periodic=anywhere) for ti in t])
     checks = {'mass_drift': float(abs(c[-1].sum() - c[0].sum()) / c[0].sum()),
               'l1_vs_heat_kernel': float(np.abs(c[-1] - kernel[-1]).sum() * g.dx * g.dy)}
-    return SimResult('diffusion_process', t, {'u': c.astype(np.float32)}, dict(D=D, var0=var0, n=n, x0=x0, y0=y0), g, checks,
+    return SimResult('diffusion_process', t, {'u': c.astype(np.float32)}, dict(D=D, var0=var0, n=n, x0=x0, y0=y0, **({'centre': centre} if anywhere else {})), g, checks,
                      {'heat_kernel': kernel.astype(np.float32)})
 
 # %% ../../nbs/12_heat.ipynb #14a1e774

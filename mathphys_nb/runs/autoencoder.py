@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['EULER64', 'RELEASE64', 'FAMILY', 'SHIPPED', 'SYSTEM_OF', 'LOLA_EULER', 'add_manifest_entry', 'train_ae_command',
-           'eval_ae_command', 'ensure_dataset', 'machine', 'build_shipped', 'autoencoder_weights', 'shipped_entries',
-           'compression_rows', 'field_rows', 'goal_rows', 'plot_error_vs_ratio', 'heldout_data', 'live_rows',
-           'reconstruction_figure', 'demo_autoencoder', 'bench_autoencoder']
+__all__ = ['EULER64', 'RELEASE64', 'RELEASE_ANYWHERE64', 'FAMILY', 'SHIPPED', 'SYSTEM_OF', 'LOLA_EULER', 'HELDOUT_SEED',
+           'add_manifest_entry', 'train_ae_command', 'eval_ae_command', 'ensure_dataset', 'machine', 'build_shipped',
+           'autoencoder_weights', 'shipped_entries', 'compression_rows', 'field_rows', 'goal_rows',
+           'plot_error_vs_ratio', 'heldout_data', 'live_rows', 'reconstruction_figure', 'training_recipe',
+           'heldout_eval', 'demo_autoencoder', 'bench_autoencoder']
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #63d50973
 import torch
@@ -30,7 +31,7 @@ from ..learn.store import load_checkpoint
 from ..emulator.autoencoder import DCAEConfig, DCAE_LARGE, training_cost, ladder_table, n_params
 from ..emulator.ae_data import load_frames, reconstruction_vrmse
 from ..emulator.ae_train import (AETrainConfig, train_autoencoder, evaluate_autoencoder, load_autoencoder,
-                                           export_weights, latent_size)
+                                           export_weights, latent_size, evaluate_heldout, resolve_autoencoder)
 from ..learn.trainer import set_threads, curve_path
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #4a2a3949
@@ -53,7 +54,10 @@ _AE_HELP = {'ratio': 'compression ratio asked for; the ladder picks factor and l
             'loss': "'vmse' or 'vrmse'", 'augment': 'random flips/rolls of the training frames (true/false)', 'seed': 'random seed',
             'valid_every': 'validate every N steps', 'ckpt_every': 'checkpoint every N steps', 'valid_frames': 'validation frames',
             'max_traj': 'cap on training trajectories', 'log1p': "'auto' or channel names to log-transform",
-            'init_from': 'fine-tune from this autoencoder (path or shipped name)', 'max_minutes': 'stop, checkpointed and resumable, after this many minutes'}
+            'init_from': 'fine-tune from this autoencoder (path or shipped name)', 'max_minutes': 'stop, checkpointed and resumable, after this many minutes',
+            'design': "'dcae', or a linear base plus a learned correction: 'pca_residual', 'dct_residual' (width = its channels, blocks = its depth)",
+            'embed': 'residual designs: channels of the MLP embedding of the latent (0: none)',
+            'learn_base': "pca_residual: 'none' (frozen base), 'decoder' or 'both' learnable", 'pca_frames': 'training frames the PCA (baseline, base) is fitted on'}
 
 def _add_config_args(ap: argparse.ArgumentParser):
     from mathphys_nb.runs.registry import positive_int, nonneg_int, positive_float
@@ -99,27 +103,43 @@ def eval_ae_command(argv: list[str]) -> int:
     ap = command_parser(prog='mathphys eval ae', description='VRMSE of an autoencoder checkpoint on held-out frames, '
                                  'beside PCA and DCT truncation at the same latent size.')
     ap.add_argument('--checkpoint', required=True, type=existing_file, help='autoencoder checkpoint (.pt)')
-    ap.add_argument('--data', required=True, type=well_dataset, help='Well dataset folder, or a folder holding only one')
+    ap.add_argument('--data', type=well_dataset, default=None, help='Well dataset folder, or a folder holding only one (default: none; needed unless --held-out)')
+    ap.add_argument('--held-out', action='store_true', help="score every trajectory of --data, or new trajectories of the checkpoint's own "
+                    "data recipe (seeds from --seed), with PCA fitted on the checkpoint's training data")
+    ap.add_argument('--seed', type=nonneg_int, default=HELDOUT_SEED, help=f'--held-out: first trajectory seed of the new data (default {HELDOUT_SEED})')
+    ap.add_argument('--n-traj', type=positive_int, default=6, help='--held-out: new trajectories to make (at least 3)')
+    ap.add_argument('--train-data', type=well_dataset, default=None, help="--held-out: the checkpoint's training dataset (default: the one its config names)")
     ap.add_argument('--split', default='test', choices=('train', 'valid', 'test'), help='split to score')
     ap.add_argument('--max-frames', type=positive_int, default=None, help='score at most this many frames, evenly spaced (default: all)')
     ap.add_argument('--no-baselines', action='store_true', help='skip the PCA and DCT baselines')
     ap.add_argument('--json', action='store_true', help='one JSON line')
     a = ap.parse_args(argv)
     set_threads(None)
-    try: r = evaluate_autoencoder(a.checkpoint, a.data, a.split, a.max_frames, baselines=not a.no_baselines)
+    if a.data is None and not a.held_out: ap.exit(2, 'error: give --data (or --held-out to make new trajectories of the training recipe)\n')
+    try:
+        if a.held_out and a.data: r = evaluate_heldout(a.checkpoint, a.data, a.train_data, a.max_frames)
+        elif a.held_out: r = heldout_eval(a.checkpoint, a.seed, a.n_traj, max_frames=a.max_frames, train_data=a.train_data)
+        else: r = evaluate_autoencoder(a.checkpoint, a.data, a.split, a.max_frames, baselines=not a.no_baselines)
     except (MathPhysError, FileNotFoundError) as e: ap.exit(2, f'error: {e}\n')     # a bad checkpoint or data: one line, exit 2
     if a.json: print(json.dumps(r))
     else:
         print(f"ratio {r['ratio']:g}×, {r['bytes_per_frame']} bytes per frame; VRMSE mean {r['vrmse_mean']:.4f}")
         for k, v in r['vrmse'].items(): print(f'  {k:14s} {v:.4f}')
         for k, v in r.get('baselines', {}).items(): print(f'  baseline {k:5s} {v:.4f}')
+        if 'heldout' in r: print(f"  held-out: {r['heldout']['frames']} frames of {r['heldout']['data']} (seeds {r['heldout']['seeds']}); "
+                                 f"PCA fitted on {r['heldout']['pca_fitted_on']}")
     return 0
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #7a12cffc
 EULER64 = {'simulation': 'euler', 'n_traj': 64, 'res': 64, 'seed': 0, 'params': {'t_end': 0.6, 'n_frames': 61}}
 RELEASE64 = {'simulation': 'diffusion', 'n_traj': 64, 'res': 64, 'seed': 0, 'params': {'t_end': 0.5, 'n_frames': 26}}
+RELEASE_ANYWHERE64 = {'simulation': 'diffusion', 'n_traj': 64, 'res': 64, 'seed': 0, 'dataset': 'diffusion_process_anywhere_64',
+                      'params': {'t_end': 0.5, 'n_frames': 26, 'centre': 'anywhere'}}
 FAMILY = {'euler_flow': 'random four-quadrant Riemann states: shocks and vortices at varying places (high-dimensional)',
-          'diffusion_process': 'one Gaussian release at a random centre, spreading: 3 parameters (x0, y0, width(t))'}
+          'diffusion_process': 'one Gaussian release at a random centre, spreading: 3 parameters (x0, y0, width(t))',
+          'diffusion_process_anywhere': 'one Gaussian release anywhere in the periodic box, spreading: 3 parameters (x0, y0, width(t)); '
+                                        'a linear basis cannot follow the moving centre'}
+_RES = {'width': 32, 'blocks': 2, 'dropout': 0.0, 'batch': 16, 'lr': 1e-3, 'warmup': 200, 'valid_every': 250, 'ckpt_every': 250}
 
 SHIPPED = {   # name: (data recipe, training overrides); steps sized to what 2 busy shared cores gave in one session
     'ae_euler64_r80':     (EULER64, {'ratio': 80, 'max_steps': 450, 'warmup': 50}),
@@ -132,6 +152,11 @@ SHIPPED = {   # name: (data recipe, training overrides); steps sized to what 2 b
     'ae_euler128_r80':    ('euler128_dt04', {'factor': 8, 'lat_channels': 4, 'init_from': 'ae_euler64_r80', 'max_steps': 120,
                                              'batch': 8, 'lr': 3e-4, 'warmup': 10, 'valid_every': 40, 'ckpt_every': 20,
                                              'max_minutes': 14.0}),
+    # a linear base (DCT: the better start on Euler; PCA on the moving release) plus a learned correction; cannot start behind it
+    'ae_euler64_r80_dctres':  (EULER64, {'design': 'dct_residual', 'ratio': 80, 'embed': 8, **_RES, 'max_steps': 6000, 'max_minutes': 30.0}),
+    'ae_euler64_r320_dctres': (EULER64, {'design': 'dct_residual', 'ratio': 320, 'embed': 8, **_RES, 'max_steps': 6000, 'max_minutes': 30.0}),
+    'ae_release_anywhere64_r1024_pcares': (RELEASE_ANYWHERE64, {'design': 'pca_residual', 'ratio': 1024, 'embed': 16, **_RES,
+                                                                'max_steps': 8000, 'max_minutes': 30.0}),
 }
 SYSTEM_OF = {'euler128_dt04': 'euler_flow_128'}   # data set name → system label, where the name does not end in _<res>
 
@@ -140,11 +165,12 @@ def ensure_dataset(recipe: dict | str, root=None) -> Path:
     if isinstance(recipe, str):
         from mathphys_nb.emulator.training import make_emulation_data
         return make_emulation_data(recipe, Path(root) / 'emulator' if root else None)
-    root = Path(root or data_dir('well', create=True)); name = f"{ALIASES.get(recipe['simulation'], recipe['simulation'])}_{recipe['res']}"
+    root = Path(root or data_dir('well', create=True))
+    name = recipe.get('dataset') or f"{ALIASES.get(recipe['simulation'], recipe['simulation'])}_{recipe['res']}"
     path, stamp = root / name, root / name / 'recipe.json'
     if stamp.exists() and json.loads(stamp.read_text()) == recipe: return path
     if path.exists() and not stamp.exists(): raise MathPhysError(f'{path} exists without recipe.json: move it away, the recipe needs {recipe}')
-    p = make_dataset(recipe['simulation'], n_traj=recipe['n_traj'], res=recipe['res'], out=root, seed=recipe['seed'], **recipe['params'])
+    p = make_dataset(recipe['simulation'], n_traj=recipe['n_traj'], res=recipe['res'], out=root, seed=recipe['seed'], dataset_name=name, **recipe['params'])
     write_json(p / 'recipe.json', recipe); return p
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #895afc58
@@ -264,7 +290,7 @@ def plot_error_vs_ratio(entries: dict):
 # %% ../../nbs/94_runs_autoencoder.ipynb #f1de87a4
 def heldout_data(root, system: str = 'euler_flow', n_frames: int | None = None) -> Path:
     "Three held-out trajectories (seeds 58–60) of a shipped data recipe, `n_frames` frames each (default: every 0.1 s), under `root`."
-    rec = {'euler_flow': EULER64, 'diffusion_process': RELEASE64}[system]
+    rec = {'euler_flow': EULER64, 'diffusion_process': RELEASE64, 'diffusion_process_anywhere': RELEASE_ANYWHERE64}[system]
     n_frames = n_frames or int(round(rec['params']['t_end'] / 0.1)) + 1
     rec = {**rec, 'n_traj': 3, 'seed': 58, 'params': {**rec['params'], 'n_frames': n_frames}}
     return ensure_dataset(rec, Path(root) / system)
@@ -292,6 +318,25 @@ def reconstruction_figure(entries: dict, data, system: str, field: str, frame: i
                                    (row[2], a - b, 'error', {'cmap': 'RdBu_r', 'vmin': -lim, 'vmax': lim})):
             ax.imshow(img.T, origin='lower', **kw); ax.set_title(title, fontsize=8); ax.axis('off')
     fig.suptitle(f'{system}: {field}, held-out frame', fontsize=9); fig.tight_layout(); return fig
+
+# %% ../../nbs/94_runs_autoencoder.ipynb #fb9a5f67
+HELDOUT_SEED = 900_000   # trajectory seeds from here on: no data recipe trains on them (the recipes use 0–63 and 10 000+)
+
+def training_recipe(checkpoint) -> dict:
+    "The data recipe a checkpoint trained on: the `recipe.json` of its training data, else its manifest entry's `data_recipe`."
+    from mathphys_nb.learn.store import entry_file
+    p = resolve_autoencoder(checkpoint); d = load_checkpoint(p)['config'].get('train', {}).get('data')
+    if d and (Path(d) / 'recipe.json').exists(): return json.loads((Path(d) / 'recipe.json').read_text())
+    for e in shipped('autoencoder', present=False).values():
+        if entry_file(e).resolve() == Path(p).resolve() and isinstance(e.get('data_recipe'), dict): return e['data_recipe']
+    raise MathPhysError(f'{checkpoint}: its data recipe is unknown (no recipe.json in {d}, no manifest entry): give --data and --train-data')
+
+def heldout_eval(checkpoint, seed: int = HELDOUT_SEED, n_traj: int = 6, root=None, max_frames: int | None = None, train_data=None) -> dict:
+    "`evaluate_heldout` on `n_traj` new trajectories (seeds from `seed`) of the checkpoint's own data recipe; its training data made if missing."
+    rec = training_recipe(checkpoint); d = load_checkpoint(resolve_autoencoder(checkpoint))['config'].get('train', {}).get('data')
+    if train_data is None: train_data = d if d and (Path(d) / 'data' / 'train').is_dir() else ensure_dataset(rec)
+    held = ensure_dataset({**rec, 'seed': int(seed), 'n_traj': int(n_traj)}, Path(root or build_dir('heldout', create=True)) / f'seed{seed}')
+    return evaluate_heldout(checkpoint, held, train_data, max_frames)
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #85826255
 @demo_step('autoencoder', gives=('ae:checkpoints',))
