@@ -33,6 +33,9 @@ def test_a_second_training_is_refused_in_one_line_with_exit_2(tmp_path, monkeypa
         rc, out, err = run(['weights', '--budget', '1', '--quick', '--out', tmp_path / 'w'])
     assert rc == 2 and len(err.strip().splitlines()) == 1 and 'never two trainings at once' in err and f'pid {os.getpid()}' in err, err
     assert not (tmp_path / 'w' / 'manifest.json').exists()
+    with training_lock(lock):                          # the recipes' own full run (no --budget) is refused too
+        rc, out, err = run(['weights', '--only', 'forecaster', '--out', tmp_path / 'w'])
+    assert rc == 2 and 'never two trainings at once' in err and not (tmp_path / 'w' / 'manifest.json').exists(), err
 
 
 @pytest.mark.parametrize('args, message', [

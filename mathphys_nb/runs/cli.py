@@ -108,7 +108,9 @@ def _weights(argv):
     if a.budget is None:
         late = [o for o, v in (('--device', a.device), ('--resume', a.resume), ('--gpu-recipe', a.gpu_recipe), ('--work', a.work)) if v]
         if late: ap.error(f"{late[0]} needs --budget MINUTES (a campaign)")
-        for r in run_weights(a.only, a.quick, a.out): print({k: r[k] for k in r if k in ('recipe', 'path', 'kind', 'metrics')})
+        from mathphys_nb.runs.campaign import training_lock
+        with training_lock() if not a.quick else contextlib.nullcontext():      # the full recipes train too: one at a time
+            for r in run_weights(a.only, a.quick, a.out): print({k: r[k] for k in r if k in ('recipe', 'path', 'kind', 'metrics')})
         return 0
     from mathphys_nb.runs.campaign import run_campaign
     run_campaign(a.budget, a.only, a.device or 'cpu', a.resume, a.out, a.work, a.quick, a.gpu_recipe, show=not a.quick)
