@@ -49,6 +49,14 @@ def test_bad_arguments_get_one_line_and_exit_2(tmp_path, monkeypatch, args, mess
     assert rc == 2 and len(err.strip().splitlines()) == 1 and message in err and 'Traceback' not in err, err
 
 
+def test_make_weights_passes_the_campaign_through():
+    r = subprocess.run(['make', '-n', 'weights', 'BUDGET=5', 'ONLY=forecaster ae_euler64_r80', 'DEVICE=cuda', 'RESUME=1'],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert 'mathphys weights --budget 5 --only forecaster ae_euler64_r80 --device cuda --resume' in r.stdout, r.stdout[-500:]
+    r = subprocess.run(['make', '-n', 'weights'], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.stdout.rstrip().splitlines()[-1].rstrip().endswith('mathphys weights'), r.stdout[-300:]
+
+
 def test_only_takes_families_and_model_names_in_training_order():
     assert campaign_models(['forecaster', 'ae_euler64_r80'])[0] == ('autoencoder', 'ae_euler64_r80')
     assert {f for f, _ in campaign_models(['forecaster'])} == {'forecaster'}
@@ -89,9 +97,13 @@ def test_tiny_campaign_end_to_end_on_cpu_through_the_gpu_script(tmp_path):
     assert {p.name: p.stat().st_mtime for p in weights_dir().iterdir()} == before
 
 
-def test_resume_continues_from_the_work_checkpoint(tmp_path):
+def test_resume_continues_from_the_work_checkpoint_and_a_busy_machine_gets_one_warning(tmp_path, monkeypatch, capsys):
     kw = dict(only=['ae_release64_r256'], out=tmp_path / 'w', quick=True, show=False, lock=tmp_path / 'lock', log=lambda *a: None)
-    run_campaign(0.05, **kw)
+    with monkeypatch.context() as mp:
+        mp.setattr(os, 'getloadavg', lambda: (os.cpu_count() + 3.0, 0.0, 0.0))
+        run_campaign(0.05, **kw)
+    err = [l for l in capsys.readouterr().err.splitlines() if 'load average' in l]
+    assert len(err) == 1 and err[0].startswith('warning: the 1-minute load average is') and f'{os.cpu_count()} cores' in err[0], err
     s1 = read_manifest(tmp_path / 'w')['ae_release64_r256']['campaign']['steps']
     run_campaign(0.05, resume=True, **kw)
     c = read_manifest(tmp_path / 'w')['ae_release64_r256']['campaign']
