@@ -49,12 +49,24 @@ def test_bad_arguments_get_one_line_and_exit_2(tmp_path, monkeypatch, args, mess
     assert rc == 2 and len(err.strip().splitlines()) == 1 and message in err and 'Traceback' not in err, err
 
 
+@pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='a CUDA device is visible here')
+def test_device_cuda_without_a_gpu_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv('MATHPHYS_TRAINING_LOCK', str(tmp_path / 'lock'))
+    rc, out, err = run(['weights', '--budget', '1', '--device', 'cuda', '--quick', '--out', tmp_path / 'w'])
+    assert rc == 2 and 'no CUDA device' in err and len(err.strip().splitlines()) == 1 and not (tmp_path / 'w' / 'manifest.json').exists(), err
+
+
 def test_make_weights_passes_the_campaign_through():
     r = subprocess.run(['make', '-n', 'weights', 'BUDGET=5', 'ONLY=forecaster ae_euler64_r80', 'DEVICE=cuda', 'RESUME=1'],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert 'mathphys weights --budget 5 --only forecaster ae_euler64_r80 --device cuda --resume' in r.stdout, r.stdout[-500:]
     r = subprocess.run(['make', '-n', 'weights'], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.stdout.rstrip().splitlines()[-1].rstrip().endswith('mathphys weights'), r.stdout[-300:]
+
+
+def test_list_names_every_recipe_with_its_models():
+    rc, out, err = run(['weights', '--list'])
+    assert rc == 0 and 'autoencoder: ae_' in out and 'forecast_simvp' in out and 'emu_euler64_r80_diffusion' in out, out
 
 
 def test_only_takes_families_and_model_names_in_training_order():

@@ -89,7 +89,7 @@ def _weights(argv):
     ap.add_argument('--only', nargs='*', default=None, help='recipe names, see --list; with --budget also model names (default: all)')
     ap.add_argument('--quick', action='store_true', help='tiny models (seconds)')
     ap.add_argument('--out', type=writable_folder, default=None, help='folder (default data/weights)')
-    ap.add_argument('--list', action='store_true', help='list the recipes and exit')
+    ap.add_argument('--list', action='store_true', help='list the recipes with their models and exit')
     ap.add_argument('--budget', type=positive_float, default=None, metavar='MINUTES', help='training minutes for the whole campaign, split equally over the models (default: none, each recipe\'s own step budget)')
     ap.add_argument('--device', choices=('cpu', 'cuda'), default=None, help='where the campaign trains (cuda: bf16 autocast; default cpu)')
     ap.add_argument('--resume', action='store_true', help='campaign: continue each model from its work checkpoint, else an autoencoder from its shipped weights')
@@ -99,8 +99,9 @@ def _weights(argv):
     ap.add_argument('--tolerance', type=positive_float, default=0.005, help='--requantize: the largest change of the held-out metric accepted')
     a = ap.parse_args(argv)
     if a.list:
-        discover()
-        for e in ordered(WEIGHTS): print(f'{e.notebook:>22}  {e.name}')
+        from mathphys_nb.runs.campaign import campaign_models
+        discover(); models = campaign_models()
+        for e in ordered(WEIGHTS): print(f"{e.notebook:>22}  {e.name}: {' '.join(n for f, n in models if f == e.name)}")
         return 0
     if a.requantize:
         from mathphys_nb.runs.campaign import requantize_shipped
