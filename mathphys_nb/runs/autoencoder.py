@@ -179,7 +179,9 @@ def machine() -> str:
     load = f', load average {os.getloadavg()[0]:.1f}' if hasattr(os, 'getloadavg') else ''
     return f'{platform.node() or "host"}: {dev}, torch {torch.__version__}{load}'
 
-def build_shipped(name: str, out_dir=None, work=None, train_only: bool = False, quick: bool = False, show: bool = True) -> dict | None:
+def build_shipped(name: str, out_dir=None, work=None, train_only: bool = False, quick: bool = False, show: bool = True,
+                  train_over: dict | None = None # trainer settings of this session (a campaign's budget, device, threads, batch)
+                 ) -> dict | None:
     "Train (resuming) shipped model `name`, export it with float16 weights to `out_dir`, evaluate it, add its manifest entry."
     recipe, over = SHIPPED[name]
     if isinstance(recipe, str) and not quick:
@@ -193,6 +195,7 @@ def build_shipped(name: str, out_dir=None, work=None, train_only: bool = False, 
     data = ensure_dataset(recipe['name'] if 'name' in recipe else recipe, Path(work) / 'well' if work else None)
     if quick and 'init_from' not in over: over = {**over, 'ratio': 4, 'width': 8, 'max_width': 16}
     if quick: over = {**over, 'valid_every': 1, 'ckpt_every': 1, 'valid_frames': 4, 'batch': 4}
+    over = {**over, **(train_over or {})}
     cfg = AETrainConfig(str(data), **over)
     run = Path(work or build_dir('weights_work', create=True)) / name
     r = train_autoencoder(cfg, run, show=show)

@@ -82,17 +82,39 @@ def run_weights(only: list[str] | None = None, # recipe names (default: all)
     return rows
 
 def _weights(argv):
-    ap = command_parser('mathphys weights', 'Train the default models into data/weights/ with their manifest (make weights).')
-    ap.add_argument('--only', nargs='*', default=None, help='recipe names, see --list (default: all)')
+    from mathphys_nb.runs.registry import positive_float
+    ap = command_parser('mathphys weights', 'Train the default models into data/weights/ with their manifest (make weights). '
+                        'With --budget: a campaign, the models trained one at a time with all cores for equal shares of the budget, '
+                        'under a lock (never two trainings at once), a learning-curve picture beside each checkpoint.')
+    ap.add_argument('--only', nargs='*', default=None, help='recipe names, see --list; with --budget also model names (default: all)')
     ap.add_argument('--quick', action='store_true', help='tiny models (seconds)')
     ap.add_argument('--out', type=writable_folder, default=None, help='folder (default data/weights)')
-    ap.add_argument('--list', action='store_true', help='list the recipes and exit')
+    ap.add_argument('--list', action='store_true', help='list the recipes with their models and exit')
+    ap.add_argument('--budget', type=positive_float, default=None, metavar='MINUTES', help='training minutes for the whole campaign, split equally over the models (default: none, each recipe\'s own step budget)')
+    ap.add_argument('--device', choices=('cpu', 'cuda'), default=None, help='where the campaign trains (cuda: bf16 autocast; default cpu)')
+    ap.add_argument('--resume', action='store_true', help='campaign: continue each model from its work checkpoint, else an autoencoder from its shipped weights')
+    ap.add_argument('--gpu-recipe', action='store_true', help='campaign: the GPU recipe (larger batches)')
+    ap.add_argument('--work', type=writable_folder, default=None, help='campaign: the trainers\' work folder (default build/weights_work)')
+    ap.add_argument('--requantize', choices=('int8', 'float16'), default=None, help='re-store the shipped models in this dtype where the held-out metric allows (default: none, train)')
+    ap.add_argument('--tolerance', type=positive_float, default=0.005, help='--requantize: the largest change of the held-out metric accepted')
     a = ap.parse_args(argv)
     if a.list:
-        discover()
-        for e in ordered(WEIGHTS): print(f'{e.notebook:>22}  {e.name}')
+        from mathphys_nb.runs.campaign import campaign_models
+        discover(); models = campaign_models()
+        for e in ordered(WEIGHTS): print(f"{e.notebook:>22}  {e.name}: {' '.join(n for f, n in models if f == e.name)}")
         return 0
-    for r in run_weights(a.only, a.quick, a.out): print({k: r[k] for k in r if k in ('recipe', 'path', 'kind', 'metrics')})
+    if a.requantize:
+        from mathphys_nb.runs.campaign import requantize_shipped
+        requantize_shipped(a.only, a.requantize, a.tolerance, a.out); return 0
+    if a.budget is None:
+        late = [o for o, v in (('--device', a.device), ('--resume', a.resume), ('--gpu-recipe', a.gpu_recipe), ('--work', a.work)) if v]
+        if late: ap.error(f"{late[0]} needs --budget MINUTES (a campaign)")
+        from mathphys_nb.runs.campaign import training_lock
+        with training_lock() if not a.quick else contextlib.nullcontext():      # the full recipes train too: one at a time
+            for r in run_weights(a.only, a.quick, a.out): print({k: r[k] for k in r if k in ('recipe', 'path', 'kind', 'metrics')})
+        return 0
+    from mathphys_nb.runs.campaign import run_campaign
+    run_campaign(a.budget, a.only, a.device or 'cpu', a.resume, a.out, a.work, a.quick, a.gpu_recipe, show=not a.quick)
     return 0
 
 BUILTINS = {'demo': (_demo, 'run the end-to-end demo and write build/demo/report.html'),

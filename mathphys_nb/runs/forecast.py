@@ -168,14 +168,19 @@ def record_shipped(path, test: dict, quick: bool = False) -> dict:
     return e
 
 @weights_recipe('forecaster')
-def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: float | None = None) -> list[dict]:
+def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: float | None = None,
+                       train_over: dict | None = None, # a campaign session's trainer settings (device, threads, batch, max_steps)
+                       resume: bool = True # continue from the work checkpoint when present (a campaign: `max_minutes` more)
+                      ) -> list[dict]:
     """Train, evaluate and ship the forecasters; returns the manifest entries (written only when not quick).
     Each model trains for its recipe's steps or `max_minutes` (default: its recipe's `minutes`, else 10) of wall time.
-    When a model's architecture changed, the entry keeps the replaced one's record under `replaces`."""
-    import tempfile, platform
+    When a model's architecture changed, the entry keeps the replaced one's record under `replaces`.
+    With `train_over` (a campaign) `max_minutes` is counted from now: a resumed run gets what it spent plus that."""
+    import tempfile, platform, shutil
+    from mathphys_nb.learn.store import weights_dir
     from mathphys_nb.forecast.models import ForecasterConfig
     from mathphys_nb.forecast.train import TrainConfig, train_forecaster, load_split, ship_state, tiny_dispersion_dataset
-    from mathphys_nb.learn.trainer import resume_path
+    from mathphys_nb.learn.trainer import resume_path, load_resume, curve_path
     out_dir = Path(out_dir); entries = []
     tmp = tempfile.TemporaryDirectory() if quick else None
     try:
@@ -186,10 +191,13 @@ def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: f
             cfg = ForecasterConfig(m, past=2 if quick else SIZES['cpu']['past'], nz=nz, ny=ny, nx=nx,
                                    **({'hidden': 4, 'latent': 16, 'heads': 2, 'ff': 16} if quick else {}))
             minutes = max_minutes if max_minutes is not None else r.get('minutes', 10.0)
-            tc = TrainConfig(max_steps=2 if quick else r['max_steps'], batch=2 if quick else r['batch'], seed=0, lr=r['lr'],
+            tc = TrainConfig(**{**dict(max_steps=2 if quick else r['max_steps'], batch=2 if quick else r['batch'], seed=0, lr=r['lr'],
                              crop=(6 if quick else r['crop']) if 'crop' in r else None, threads=r.get('threads', 2), max_minutes=minutes,
-                             valid_every=1 if quick else 50)
+                             valid_every=1 if quick else 50), **(train_over or {})})
             ck = Path(tmp.name if quick else build_dir('forecast', create=True)) / f'{cfg.name}.ckpt.pt'
+            if not resume: resume_path(ck).unlink(missing_ok=True)
+            prior = float(load_resume(ck)['seconds']) / 60 if train_over is not None and resume_path(ck).exists() else 0.0
+            if prior: tc = tc.replace(max_minutes=minutes + prior)
             res = train_forecaster(cfg, tc, train, ck, resume=resume_path(ck).exists(), valid=valid, show=not quick)
             name = f'forecast_{m}'
             path = out_dir / f'{name}.pt'
@@ -201,12 +209,13 @@ def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: f
                         loss_curve_is='(step, validation MSE over persistence MSE on the same validation windows): the learning curve',
                         data=f"{d.name}: mathphys data make dispersion --n-traj 60 --res {nx} --set nz={nz} (seeds 0-59)")
             save_checkpoint(path, ship_state(res['model']), {'model_config': cfg.to_dict(), 'train_config': tc.to_dict()}, **meta)
+            if curve_path(ck).exists(): shutil.copyfile(curve_path(ck), curve_path(path))   # the learning curve beside the checkpoint
             e = record_shipped(path, test, quick)
             old = read_manifest().get(name) if not quick else None
             if old and old.get('config') != e['config']: e['replaces'] = {k: old.get(k) for k in PREVIOUS_KEYS}
             elif old and 'replaces' in old: e['replaces'] = old['replaces']
-            if not quick: update_manifest(name, e)
-            entries.append(e)
+            if not quick: update_manifest(name, e, None if out_dir.resolve() == weights_dir().resolve() else out_dir)
+            entries.append({**e, 'campaign_prior_minutes': prior})
     finally:
         if tmp is not None: tmp.cleanup()
     return entries
