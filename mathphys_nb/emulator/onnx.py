@@ -130,7 +130,7 @@ def export_onnx(emu: Emulator,        # a loaded torch emulator whose codec is a
         'exporter': {'torch': torch.__version__, 'onnx': _need('onnx').__version__, 'opset': OPSET}})
     return out_dir
 
-# %% ../../nbs/39_onnx.ipynb #0a0e3a0b
+# %% ../../nbs/39_onnx.ipynb #d9d7bf00
 def _session(path, threads: int = 1):
     "An onnxruntime CPU session on `path` with `threads` intra-op threads."
     ort = _need('onnxruntime'); path = Path(path)
@@ -152,6 +152,7 @@ def _feed(session, args, shapes: dict, label: str) -> dict:
         feed[n] = np.ascontiguousarray(a.numpy())
     return feed
 
+# %% ../../nbs/39_onnx.ipynb #0378262d
 class OnnxNet:
     "An emulator network served by onnxruntime, called like the torch one (so `rollout` runs it unchanged)."
     def __init__(self, path,        # the network's .onnx file (export_onnx's denoiser.onnx)
@@ -171,6 +172,7 @@ class OnnxNet:
         if args and args[-1] is None: args = args[:-1]   # the torch signature's params=None
         return torch.from_numpy(self.session.run(None, _feed(self.session, args, self.shapes, self.path.name))[0])
 
+# %% ../../nbs/39_onnx.ipynb #fe05ff19
 class OnnxCodec(FrameCodec):
     "The autoencoder's decoder (and encoder) served by onnxruntime: a `learn.codec` codec like `AutoencoderCodec`."
     kind = 'onnx'
@@ -194,6 +196,7 @@ class OnnxCodec(FrameCodec):
         if self.enc is None: raise MathPhysError('this ONNX emulator was exported without its encoder (export_onnx(..., encoder=True))')
         return torch.from_numpy(self.enc.run(None, _feed(self.enc, [u], {'fields': (None, *self.frame_shape)}, 'encoder.onnx'))[0])
 
+# %% ../../nbs/39_onnx.ipynb #4581195d
 class OnnxEmulator(Emulator):
     "An `Emulator` whose network, decoder and encoder run in onnxruntime; rollout, sampler and metrics are the library's."
     @classmethod
