@@ -35,9 +35,10 @@ def _need_browser():
         pytest.skip(msg)
 
 
-def _output(page, text: str):
-    "The output area whose text contains `text`."
-    return page.locator('.jp-OutputArea-output').filter(has_text=text).first
+def _output(page, text: str, widget: bool = False):
+    "The output area whose text contains `text` (with `widget`, the first such area that holds a canvas)."
+    loc = page.locator('.jp-OutputArea-output').filter(has_text=text)
+    return (loc.filter(has=page.locator('canvas')) if widget else loc).first
 
 
 def _html_of(loc) -> str:
@@ -175,7 +176,7 @@ def act_playground(page):
 
 def act_compression(page):
     fails = []
-    out = _output(page, 'student level')
+    out = _output(page, 'student level', widget=True)     # the explorer, not the printed level table
     recon = out.locator('canvas:not(.mp-overlay)').nth(1)
     before = shot(recon); m0 = out.locator('.widget-html').last.inner_text()
     out.locator('.widget-toggle-button', has_text='1').first.click()          # level 1: the most compressed view
