@@ -258,7 +258,6 @@ def test_every_option_has_help_that_states_its_default(capsys):
     assert not missing, f'options whose help does not state the default: {missing}'
 
 
-@pytest.mark.xfail(strict=False, reason='demo, bench and docs build plain argparse parsers (notebooks 90b, 90c, 90d)')
 @pytest.mark.parametrize('name', ['demo', 'bench', 'docs'])
 def test_the_other_builtins_use_command_parser(capsys, name):
     with pytest.raises(SystemExit): BUILTINS[name][0](['--help'])
@@ -290,3 +289,10 @@ def test_lab_forwards_sigterm_to_jupyterlab_and_waits(tmp_path):
         if lab.poll() is None: lab.kill()
     assert (tmp_path / 'got').read_text() == 'SIGTERM'
     with pytest.raises(ProcessLookupError): os.kill(int((tmp_path / 'pid').read_text()), 0)
+
+
+@pytest.mark.parametrize('name', ['demo', 'bench', 'weights'])
+def test_an_empty_only_is_refused_not_taken_for_everything(capsys, name):
+    "`--only` with no names once ran every benchmark (and would train every model): it must be refused."
+    with pytest.raises(SystemExit) as e: BUILTINS[name][0](['--only'])
+    assert e.value.code == 2 and 'expected at least one argument' in capsys.readouterr().err

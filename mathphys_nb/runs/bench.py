@@ -89,9 +89,9 @@ def write_results(rows: list[dict], # rows of `run_benchmarks`
 
 # %% ../../nbs/90c_bench.ipynb #e36663ad
 def main(argv=None):
-    import argparse
-    ap = argparse.ArgumentParser(prog='mathphys bench', description='Run the benchmarks and write bench/RESULTS.md.')
-    ap.add_argument('--quick', action='store_true'); ap.add_argument('--only', nargs='*', default=None)
+    from mathphys_nb.runs.registry import command_parser
+    ap = command_parser('mathphys bench', 'Run the benchmarks and write bench/RESULTS.md.')
+    ap.add_argument('--quick', action='store_true', help='small cases (seconds)'); ap.add_argument('--only', nargs='+', default=None, help='benchmark names (default: all)')
     ap.add_argument('--out', default=None, help='folder for RESULTS.md / results.json (default bench/)')
     ap.add_argument('--replace', action='store_true', help='with --only: drop the rows of the other benchmarks instead of keeping them')
     a = ap.parse_args(argv)

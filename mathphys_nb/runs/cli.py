@@ -86,7 +86,7 @@ def _weights(argv):
     ap = command_parser('mathphys weights', 'Train the default models into data/weights/ with their manifest (make weights). '
                         'With --budget: a campaign, the models trained one at a time with all cores for equal shares of the budget, '
                         'under a lock (never two trainings at once), a learning-curve picture beside each checkpoint.')
-    ap.add_argument('--only', nargs='*', default=None, help='recipe names, see --list; with --budget also model names (default: all)')
+    ap.add_argument('--only', nargs='+', default=None, help='recipe names, see --list; with --budget also model names (default: all)')
     ap.add_argument('--quick', action='store_true', help='tiny models (seconds)')
     ap.add_argument('--out', type=writable_folder, default=None, help='folder (default data/weights)')
     ap.add_argument('--list', action='store_true', help='list the recipes with their models and exit')

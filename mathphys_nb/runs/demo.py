@@ -51,11 +51,11 @@ def run_demo(out=None, # report path (default build/demo/report.html)
 
 # %% ../../nbs/90b_demo.ipynb #da9eaa81
 def main(argv=None):
-    import argparse
-    ap = argparse.ArgumentParser(prog='mathphys demo', description='Run the mathphys_nb demo and write an HTML report.')
+    from mathphys_nb.runs.registry import command_parser
+    ap = command_parser('mathphys demo', 'Run the mathphys_nb demo and write an HTML report.')
     ap.add_argument('--full', action='store_true', help='bigger configurations (slower)')
     ap.add_argument('--out', default=None, help='report path (default build/demo/report.html)')
-    ap.add_argument('--only', nargs='*', default=None, help='run only these steps')
+    ap.add_argument('--only', nargs='+', default=None, help='run only these steps')
     ap.add_argument('--list', action='store_true', help='list the steps and exit')
     a = ap.parse_args(argv)
     if a.list:

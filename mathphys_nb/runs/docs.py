@@ -571,8 +571,8 @@ def build_docs(out=None, # site folder (default settings.ini doc_path, `_docs/`)
 
 # %% ../../nbs/90d_docs.ipynb #b1fd96d8
 def main(argv=None):
-    import argparse
-    ap = argparse.ArgumentParser(prog='mathphys docs', description='Build the docs site (`docs`) or README.md (`readme`).')
+    from mathphys_nb.runs.registry import command_parser
+    ap = command_parser('mathphys docs', 'Build the docs site (`docs`) or README.md (`readme`).')
     ap.add_argument('what', choices=['docs', 'readme'])
     ap.add_argument('--out', default=None, help='site folder (default _docs/) or README path')
     ap.add_argument('--no-exec', action='store_true', help='run only what the API reference needs (faster; no pictures)')
