@@ -143,3 +143,37 @@ def test_tracer_drift_euler_spirals_out_rk4_does_not():
     rows = tracer_drift(lambda P, v, dt: P + dt * v(P), steps=(10, 40))
     assert rows[0]['your radius / r0'] > rows[1]['your radius / r0'] > 1
     assert all(abs(r['RK4 radius / r0'] - 1) < 0.02 for r in rows)
+
+
+def test_case_study_checks_fourier_quant_plume():
+    from mathphys_nb.codec.codecs import fp16_up
+    from mathphys_nb.widgets.lessons import check_fourier_truncation, check_group_quant, check_ground_plume
+
+    def truncate(u, m, strict=False):
+        c = np.fft.rfft2(u); ky = np.fft.fftfreq(u.shape[0], 1 / u.shape[0]); kx = np.fft.rfftfreq(u.shape[1], 1 / u.shape[1])
+        keep = (np.abs(ky)[:, None] < m) & (kx[None, :] < m) if strict else (np.abs(ky)[:, None] <= m) & (kx[None, :] <= m)
+        return np.fft.irfft2(c * keep, s=u.shape)
+    u = np.random.default_rng(1).standard_normal((24, 20))                       # any frame, also not square
+    assert check_fourier_truncation(truncate, u, 2).passed and check_fourier_truncation(truncate, m=4).passed
+    wrong = check_fourier_truncation(lambda u, m: truncate(u, m, strict=True), u, 2)
+    assert not wrong.passed and 'drops' in wrong.message and 'VRMSE yours' in wrong.message
+    assert 'shape' in check_fourier_truncation(lambda u, m: u[1:], u, 2).message
+
+    def quantize(w, group, nearest=False):
+        g = w.reshape(-1, group); s = (np.abs(g).max(1) / 127).astype(np.float16) if nearest else fp16_up(np.abs(g).max(1) / 127)
+        q = np.clip(np.round(g / s.astype(np.float64)[:, None]), -127, 127).astype(np.int8)
+        return (q * s.astype(np.float64)[:, None]).reshape(w.shape), q, s
+    W = np.random.default_rng(2).standard_normal((16, 48)) * 0.1
+    assert check_group_quant(quantize, W, 32).passed and check_group_quant(quantize).passed
+    near = check_group_quant(lambda w, g: quantize(w, g, nearest=True), W, 32)
+    assert not near.passed and 'scales differ' in near.message
+    assert 'raised' in check_group_quant(lambda w, g: w.reshape(3), W, 32).message
+    with pytest.raises(RangeError): check_group_quant(quantize, W, 50)
+
+    def ground(x, y, Q, u, Ky, Kz, H):
+        sy2, sz2 = 2 * Ky * x / u, 2 * Kz * x / u
+        return Q / (np.pi * u * np.sqrt(sy2 * sz2)) * np.exp(-y**2 / (2 * sy2) - H**2 / (2 * sz2))
+    p = dict(Q=2e6, wind_speed=3.0, Kh=15.0, Kz=5.0, H=80.0)
+    assert check_ground_plume(ground).passed and check_ground_plume(ground, p).passed
+    half = check_ground_plume(lambda *a: ground(*a) / 2, p); assert not half.passed and 'mirror source' in half.message
+    no_y = check_ground_plume(lambda x, y, Q, u, Ky, Kz, H: ground(x, 0 * y, Q, u, Ky, Kz, H), p); assert not no_y.passed

@@ -24,7 +24,8 @@ __all__ = ['result_viewer', 'SideBySide', 'side_by_side', 'drum_mode', 'drum_ome
            'wave_cfl_experiment', 'heat_cfl_experiment', 'mode_decay', 'plot_mode_decay', 'check_divergence',
            'plot_div_curl', 'tracer_drift', 'check_sine_coefficient', 'count_modes', 'plot_mode_amplitudes',
            'plot_omegas', 'describe_matrix', 'matrix_text', 'plot_linear', 'check_euler_step', 'euler_stability',
-           'euler_convergence', 'MatrixExplorer', 'lesson_table']
+           'euler_convergence', 'MatrixExplorer', 'check_fourier_truncation', 'check_group_quant', 'check_ground_plume',
+           'lesson_table']
 
 # %% ../../nbs/55_lesson_kit.ipynb #43648dd2
 def result_viewer(res: SimResult, field: str | None = None, **kw) -> FieldViewer:
@@ -580,6 +581,96 @@ class MatrixExplorer:
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+# %% ../../nbs/55_lesson_kit.ipynb #805853ee
+def _what_differs(kind: str, err: float, scale: float, hint: str) -> str:
+    "The failure message of a case-study check: how far the student's result is from the library's, then the hint."
+    head = f"your {kind} equals the library's; the rest does not." if err == 0 else f'your {kind} differs from the library by up to {err:.3g} (the values are about {scale:.3g} in size).'
+    return f'Not yet: {head} {hint}'.strip()
+
+
+def check_fourier_truncation(truncate, # the student's truncate(u, m) -> u with only the modes |kx|, |ky| <= m kept, (H, W)
+                             u=None, # the frame, (H, W) (default: the first frame of a small diffusing release)
+                             m: int = 3, # mode radius: keep |kx|, |ky| <= m
+                             tol: float = 1e-6, # largest accepted difference, relative to max|u|
+    ) -> StepCheck:
+    "Compare the student's Fourier truncation of one frame with `TruncationCodec.fourier(m)`: reconstruction, then VRMSE."
+    from mathphys_nb.learn.codec import TruncationCodec, score_codec
+    from mathphys_nb.learn.metrics import vrmse
+    from mathphys_nb.physics.simulation import run_simulation
+    u = np.asarray(run_simulation('diffusion_process', n=32, t_end=0.1, n_frames=2, seed=7).fields['u'][0] if u is None else u, np.float64)
+    codec = TruncationCodec.fourier(m); ref = codec.roundtrip(u[None])[0].astype(np.float64); v_lib = score_codec(codec, u[None])['vrmse_mean']
+    try: got = np.asarray(truncate(u.copy(), m), np.float64)
+    except Exception as e: return StepCheck(math.inf, False, f'Your truncation raised {type(e).__name__}: {e}.')
+    if got.shape != u.shape: return StepCheck(math.inf, False, f'Your truncation returns shape {got.shape}, expected {u.shape}: irfft2(c, s=u.shape).')
+    err = float(np.abs(got - ref).max()) if np.isfinite(got).all() else math.inf; scale = max(float(np.abs(u).max()), 1e-300)
+    v_you = float(vrmse(got, u)) if np.isfinite(got).all() else math.inf
+    if err <= tol * scale and abs(v_you - v_lib) <= 1e-3 * v_lib + 1e-6:
+        return StepCheck(err, True, f'Passed: your truncation at m = {m} matches TruncationCodec.fourier({m}) (largest difference {err:.1e}); '
+                                    f'VRMSE yours {v_you:.4g}, library {v_lib:.4g}.', got)
+    G, R = np.fft.rfft2(got), np.fft.rfft2(u); keep = codec.mask(); thr = 1e-6 * np.abs(R).max()
+    extra, missing = int(((np.abs(G) > thr) & ~keep).sum()), int(((np.abs(G) < thr) & keep & (np.abs(R) > thr)).sum())
+    hint = ([f'your field keeps {extra} coefficients outside the box |kx|, |ky| ≤ {m}'] if extra else []) + \
+           ([f'it drops {missing} inside the box (negative ky are the last rows of rfft2; use <=, not <)'] if missing else [])
+    hint = '; '.join(hint) or 'the kept coefficients change: multiply by the 0/1 mask, nothing else'
+    return StepCheck(err, False, _what_differs('reconstruction', err, scale, f'VRMSE yours {v_you:.4g}, library {v_lib:.4g}. Hint: {hint}.'), got)
+
+# %% ../../nbs/55_lesson_kit.ipynb #ef718cd3
+def check_group_quant(quantize, # the student's quantize(w, group) -> (w_hat, q int8 codes, s fp16 scales), one scale per group
+                      W=None, # the matrix (default: a 64×64 standard-normal one)
+                      group: int = 64, # consecutive weights sharing a scale; the matrix's size must be a multiple of it
+    ) -> StepCheck:
+    "Compare the student's int8 group quantize → dequantize with `codec.codecs.GroupQuantCodec(8, group)`: codes, scales, reconstruction, bytes."
+    from mathphys_nb.codec.codecs import GroupQuantCodec, unpack_bits
+    W = np.asarray(np.random.default_rng(0).standard_normal((64, 64)) if W is None else W, np.float64)
+    if W.size % group: raise RangeError(f'the matrix has {W.size} weights, not a multiple of group = {group}')
+    codec = GroupQuantCodec(8, group); ref, enc = codec.roundtrip(W); ref = ref.astype(np.float64)
+    q_ref = unpack_bits(enc.arrays['codes'], 8, W.size).astype(np.int64) - 128; s_ref = enc.arrays['scale']
+    try: w_hat, q, s = quantize(W.copy(), group)
+    except Exception as e: return StepCheck(math.inf, False, f'Your quantizer raised {type(e).__name__}: {e}.')
+    w_hat, q, s = np.asarray(w_hat), np.asarray(q), np.asarray(s)
+    if w_hat.shape != W.shape: return StepCheck(math.inf, False, f'Your reconstruction has shape {w_hat.shape}, expected {W.shape}: reshape to w.shape.')
+    err = float(np.abs(w_hat.astype(np.float64) - ref).max()) if np.isfinite(w_hat).all() else math.inf
+    you_bytes, lib_bytes = int(q.nbytes + s.nbytes), int(enc.nbytes)
+    bad_s = int((s.astype(np.float64).ravel() != s_ref.astype(np.float64)).sum()) if s.size == s_ref.size else -1
+    bad_q = int((q.astype(np.int64).ravel() != q_ref).sum()) if q.size == q_ref.size else -1
+    if err <= 1e-12 * np.abs(ref).max() and you_bytes == lib_bytes and bad_q == 0 and bad_s == 0:
+        return StepCheck(err, True, f'Passed: same codes, same scales, same reconstruction as GroupQuantCodec(8, {group}) '
+                                    f'(largest difference {err:.1e}) and the same {lib_bytes} bytes ({8 * lib_bytes / W.size:.3g} bits per weight).', w_hat)
+    hint = []
+    if bad_s: hint.append(f'{s.size} scales, expected {s_ref.size} (one per group)' if bad_s < 0 else
+                          f'{bad_s} of {s.size} scales differ: max|w| of the group over 127, rounded up to fp16 (fp16_up)')
+    if bad_q: hint.append(f'{q.size} codes, expected {q_ref.size}' if bad_q < 0 else f'{bad_q} of {q.size} codes differ: np.round(w / s), clipped to ±127')
+    if you_bytes != lib_bytes: hint.append(f'you store {you_bytes} bytes, the codec {lib_bytes}: codes as int8 (1 byte), scales as float16 (2 bytes)')
+    if not hint: hint.append('codes and scales are right; the reconstruction is q * s, per group')
+    return StepCheck(err, False, _what_differs('reconstruction', err, float(np.abs(W).max()), 'Hint: ' + '; '.join(hint) + '.'), w_hat)
+
+# %% ../../nbs/55_lesson_kit.ipynb #013ac4ff
+def check_ground_plume(ground, # the student's ground(x, y, Q, u, Ky, Kz, H) -> C(x, y, z=0), µg/m³, for x > 0 downwind of the source
+                       p: dict | None = None, # Q, wind_speed, Kh, Kz, H (default: the `plume` preset of the dispersion simulator)
+    ) -> StepCheck:
+    "Compare the student's ground-level Gaussian plume (ground reflection) with `forecast.plume.gaussian_plume` at z = 0."
+    from mathphys_nb.forecast.plume import gaussian_plume
+    if p is None:
+        from mathphys_nb.forecast.dispersion import Grid3D, plume_scenario
+        sc = plume_scenario(Grid3D()); s = sc.sources[0]; p = dict(Q=s.Q, wind_speed=sc.wind_speed, Kh=sc.Kh, Kz=sc.Kz, H=s.H)
+    Q, u, Ky, Kz, H = (float(p[k]) for k in ('Q', 'wind_speed', 'Kh', 'Kz', 'H'))
+    X, Y = np.meshgrid(np.linspace(50., 5000., 100), np.linspace(-600., 600., 25))
+    ref = gaussian_plume(X, Y, 0.0, Q, u, Ky, Kz, H)
+    try: got = np.asarray(ground(X, Y, Q, u, Ky, Kz, H), np.float64) * np.ones_like(X)
+    except Exception as e: return StepCheck(math.inf, False, f'Your formula raised {type(e).__name__}: {e}.')
+    err = float(np.abs(got - ref).max()) if np.isfinite(got).all() else math.inf; scale = float(ref.max())
+    if err <= 1e-9 * scale:
+        return StepCheck(err, True, f'Passed: your ground-level concentration matches gaussian_plume at z = 0 on {X.size} points 50 m to 5 km downwind '
+                                    f'(largest difference {err:.1e} µg/m³ of a peak {scale:.4g} µg/m³).', got)
+    big = ref > 1e-3 * scale; ratio = got[big] / ref[big]
+    if np.isfinite(ratio).all() and np.ptp(ratio) < 1e-6 * np.abs(ratio).max():
+        hint = f'your values are {ratio[0]:.4g} times the formula everywhere: ' + \
+               ('the mirror source below the ground doubles the value at z = 0' if abs(ratio[0] - 0.5) < 1e-6 else 'check the factor Q/(π u σ_y σ_z)')
+    else:
+        xs = X[0]; hint = (f'on the centreline your maximum is at x = {xs[np.argmax(got[12])]:.0f} m, the formula\'s at {xs[np.argmax(ref[12])]:.0f} m: '
+                           'check σ_y² = 2K_y x/u, σ_z² = 2K_z x/u and the factors e^(−y²/2σ_y²) e^(−H²/2σ_z²)')
+    return StepCheck(err, False, _what_differs('concentration', err, scale, 'Hint: ' + hint + '.'), got)
 
 # %% ../../nbs/55_lesson_kit.ipynb #b9d30d51
 def lesson_table(folder=None) -> list[dict]:
