@@ -109,6 +109,7 @@ def test_08_levels_and_release():
     assert len(set(ratios)) == 5 and ratios == sorted(ratios, reverse=True)           # level 1 the most compressed
     err = {r['ratio']: r['VRMSE'] for r in ns['curves']['all frames']}
     assert [err[r] for r in ratios] == sorted(err[r] for r in ratios)[::-1]           # each level up: a smaller error
+    assert ns['check_fourier_truncation'](ns['fourier_truncate'], ns['u'][0], m=2).passed   # the student cell's own answer
     answers_are_consistent(ns)
 
 
@@ -117,6 +118,7 @@ def test_08_levels_and_release():
 def test_09_codecs(changes):
     ns = run_lesson('09_weight_codec.ipynb', changes)
     assert ns['err']['dct', 'gaussian'][8.0] == pytest.approx(np.sqrt(1 - 2 / 8), abs=0.02)
+    assert all(ns['check_group_quant'](ns['int8_quantize'], W, 64).passed for W in ns['targets'].values())
     answers_are_consistent(ns)
 
 
@@ -127,6 +129,7 @@ def test_10_forecaster(changes):
     res = ns['res']
     assert res.checks['budget_residual_rel'] < 1e-10 and res.checks['min_concentration'] >= 0
     assert abs(ns['x_sim'] - ground_max_formula(ns)) <= 4 * ns['g'].dx
+    assert ns['check_ground_plume'](ns['ground_concentration'], ns['p']).passed      # the student's formula, the simulator's numbers
     answers_are_consistent(ns)
 
 
