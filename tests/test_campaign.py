@@ -148,7 +148,5 @@ def test_every_shipped_manifest_entry_matches_its_file():
         assert e.get('sha256') == file_sha256(f), f'{n}: the manifest SHA-256 differs from {f}'
 
 
-@pytest.mark.xfail(strict=True, reason='22 MB until the lead re-stores the shipped models: '
-                   'mathphys weights --requantize int8 --tolerance 0.005 --only autoencoder forecaster (then remove this mark)')
 def test_the_shipped_weights_stay_under_20_mb():
     assert shipped_bytes() < 20e6, f'{shipped_bytes() / 1e6:.1f} MB'

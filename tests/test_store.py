@@ -148,3 +148,16 @@ def test_shipped_forecasters_reproduce_their_recorded_test_metrics(name):
     rec = MANIFEST[name]['test_metrics']
     for lead, ms in rec.items():
         for k, v in ms.items(): assert abs(ev['leads'][lead][k] - v) < 1e-4, (name, lead, k, ev['leads'][lead][k], v)
+
+
+def test_update_manifest_records_a_replaced_file(tmp_path):
+    "Re-storing a shipped file (float16 -> int8) and updating its entry must record the new file, not trip over the old SHA-256."
+    from mathphys_nb.learn.store import save_checkpoint, update_manifest, read_manifest, load_checkpoint
+    sd = {'w': torch.randn(8, 4)}; f = tmp_path / 'm.pt'
+    save_checkpoint(f, sd, {'arch': 'x'}, dtype='float16'); update_manifest('m', {'path': 'm.pt', 'kind': 'test'}, tmp_path)
+    old = read_manifest(tmp_path)['m']['sha256']
+    save_checkpoint(f, sd, {'arch': 'x'}, dtype='int8')
+    e = {k: v for k, v in read_manifest(tmp_path)['m'].items() if k != 'dtype'}
+    m = update_manifest('m', e, tmp_path)['m']
+    assert m['sha256'] != old and m['dtype'] == 'int8'
+    assert load_checkpoint(f, sha256=m['sha256'])['storage']['dtype'] == 'int8'

@@ -208,7 +208,7 @@ def update_manifest(name: str, # checkpoint name, e.g. 'ae_euler64_r80'
     if not isinstance(entry, dict) or 'path' not in entry or 'kind' not in entry:
         raise MathPhysError(f"manifest entry {name!r} needs at least 'path' and 'kind', got {sorted(entry) if isinstance(entry, dict) else entry!r}")
     f = entry_file(entry, folder); entry = dict(entry)
-    if f.exists(): entry['sha256'] = file_sha256(f); entry.setdefault('dtype', load_checkpoint(f)['storage']['dtype'])
+    if f.exists(): entry['sha256'] = file_sha256(f); entry.setdefault('dtype', load_checkpoint(f, sha256=entry['sha256'])['storage']['dtype'])   # the new file, not the old record
     m = read_manifest(folder); m[name] = entry
     write_json(Path(folder or weights_dir(create=True)) / 'manifest.json', dict(sorted(m.items())), default=str)
     return m
