@@ -121,7 +121,8 @@ def test_every_shipped_autoencoder_scores_as_the_reference_definition():
     "Store + codec + metric suite against torch.load, the raw network and the_well's own VRMSE, on a few frames of each recipe."
     from types import SimpleNamespace
     from the_well.benchmark.metrics import VRMSE
-    from mathphys_nb.emulator.autoencoder import AutoEncoder, DCAEConfig
+    from mathphys_nb.emulator.autoencoder import build_autoencoder, arch_from_dict
+    from mathphys_nb.learn.store import decode_state
     from mathphys_nb.learn.codec import AutoencoderCodec, score_codec
     from mathphys_nb.physics.simulation import run_simulation
     from mathphys_nb.well.data import ALIASES
@@ -131,7 +132,7 @@ def test_every_shipped_autoencoder_scores_as_the_reference_definition():
         r = e['data_recipe']; ck = torch.load(entry_file(e), weights_only=True); c = ck['config']
         res = run_simulation(ALIASES.get(r['simulation'], r['simulation']), n=r['res'], seed=r['seed'], t_end=0.02, n_frames=3)
         u = torch.as_tensor(sim_frames(res, c['transform']['names']))
-        net = AutoEncoder(DCAEConfig.from_dict(c['arch'])); net.load_state_dict({k: v.float() for k, v in ck['state_dict'].items()}); net.eval()
+        net = build_autoencoder(arch_from_dict(c['arch'])); net.load_state_dict(decode_state(ck['state_dict'], (ck.get('storage') or {}).get('scales'))); net.eval()
         t = c['transform']; L = torch.tensor(t['log1p'])[:, None, None].bool(); m = torch.tensor(t['mean'])[:, None, None]; s = torch.tensor(t['std'])[:, None, None]
         with torch.no_grad():
             x = (torch.where(L, torch.log1p(u.clamp_min(-0.999)), u) - m) / s; y = net(x) * s + m; rec = torch.where(L, torch.expm1(y), y)

@@ -115,10 +115,14 @@ def test_ddp_two_processes_match_one(tmp_path):
     np.testing.assert_allclose([r[2] for r in two['curve']], [r[2] for r in r1['curve']], rtol=1e-5)
 
 
+def _steps(d: dict) -> int:
+    return d['max_steps'] if 'max_steps' in d else d['steps']     # saved before the trainer's rename: 'steps'
+
+
 def test_every_shipped_config_still_loads():
     "Each shipped checkpoint's saved configs (architecture and training) load through `from_dict`, under the names they were shipped with."
     from mathphys_nb.core import data_dir
-    from mathphys_nb.emulator.autoencoder import DCAEConfig
+    from mathphys_nb.emulator.autoencoder import arch_from_dict
     from mathphys_nb.emulator.denoiser import ViTConfig
     from mathphys_nb.forecast.models import ForecasterConfig
     from mathphys_nb.emulator.ae_train import AETrainConfig
@@ -129,11 +133,11 @@ def test_every_shipped_config_still_loads():
     for f in files:
         c = json.loads(f.read_text())['config']
         if 'arch' in c:
-            assert DCAEConfig.from_dict(c['arch']).name == c['arch']['name'] == c['name'], f
-            t = AETrainConfig.from_dict(c['train']); assert t.max_steps == c['train']['steps'], f
+            assert arch_from_dict(c['arch']).name == c['arch']['name'] == c['name'], f
+            t = AETrainConfig.from_dict(c['train']); assert t.max_steps == _steps(c['train']), f
         elif 'vit' in c:
             v = ViTConfig.from_dict(c['vit']); t = EmulatorTrainConfig.from_dict(c['train'])
-            assert t.name == c['name'] and v.name == c['name'].rsplit('_', 1)[0] and t.max_steps == c['train']['steps'], f
+            assert t.name == c['name'] and v.name == c['name'].rsplit('_', 1)[0] and t.max_steps == _steps(c['train']), f
         else:
             assert ForecasterConfig.from_dict(c['model_config']).name == c['model_config']['name'], f
-            assert TrainConfig.from_dict(c['train_config']).max_steps == c['train_config']['steps'], f
+            assert TrainConfig.from_dict(c['train_config']).max_steps == _steps(c['train_config']), f

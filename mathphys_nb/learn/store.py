@@ -14,9 +14,9 @@ from pathlib import Path
 from ..core import MathPhysError, UnknownNameError, atomic_path, check_choice, data_dir, write_json
 
 # %% auto #0
-__all__ = ['DTYPES', 'KINDS', 'CheckpointError', 'weights_dir', 'file_sha256', 'encode_state', 'decode_state', 'save_checkpoint',
-           'load_checkpoint', 'stored_dtype', 'register_kind', 'kind_of', 'read_manifest', 'entry_file',
-           'update_manifest', 'select', 'shipped', 'shipped_entry', 'shipped_checkpoint', 'load_model']
+__all__ = ['DTYPES', 'KINDS', 'HOMES', 'CheckpointError', 'weights_dir', 'file_sha256', 'encode_state', 'decode_state',
+           'save_checkpoint', 'load_checkpoint', 'stored_dtype', 'register_kind', 'kind_of', 'read_manifest',
+           'entry_file', 'update_manifest', 'select', 'shipped', 'shipped_entry', 'shipped_checkpoint', 'load_model']
 
 # %% ../../nbs/06_learn_store.ipynb #3d2b933d
 class CheckpointError(MathPhysError, ValueError):
@@ -160,6 +160,12 @@ def register_kind(kind: str, # e.g. 'autoencoder'
     KINDS[kind] = {'detect': detect, 'build': build}
     return kind
 
+HOMES = {'autoencoder': 'mathphys_nb.emulator.ae_data', 'emulator': 'mathphys_nb.emulator.denoiser',
+         'forecaster': 'mathphys_nb.forecast.models'}   # where each kind registers itself: imported on first need
+
+def _ensure_kind(kind: str):
+    if kind not in KINDS and kind in HOMES: __import__(HOMES[kind])
+
 def kind_of(ck: dict) -> str | None:
     "The recorded kind of a loaded checkpoint, else the first registered kind that recognises it, else None."
     if ck.get('kind'): return ck['kind']
@@ -170,6 +176,7 @@ def _safe(fn, ck) -> bool:
     except Exception: return False
 
 def _check_kind(ck: dict, path, kind: str):
+    _ensure_kind(kind)
     if kind not in KINDS and not ck.get('kind'):
         raise UnknownNameError(f"no loader is registered for kind {kind!r} (known: {', '.join(sorted(KINDS)) or 'none'}): import the "
                                "module that defines that model first (autoencoder: emulator.ae_data; emulator: emulator.denoiser; "
