@@ -247,8 +247,9 @@ def dct_index(shape, k: int) -> torch.Tensor:
     "(k, 3) rows (field, i, j): the k lowest DCT frequencies of (F, H, W) frames (by i+j, then i), shared out over the fields."
     n, H, W = shape
     if not n <= k <= n * H * W: raise RangeError(f'DCT: k={k} must be in [{n}, {n * H * W}] for {n} field(s) on {H}×{W}')
-    order = sorted((i + j, i, j) for i in range(H) for j in range(W))
-    return torch.tensor([(c, i, j) for c in range(n) for _, i, j in order[:k // n + (c < k % n)]], dtype=torch.long)
+    from mathphys_nb.codec.codecs import lowfreq_index          # the one zigzag order (of a square block), cut to the grid
+    i, j = lowfreq_index(max(H, W), max(H, W) ** 2); keep = (i < H) & (j < W); i, j = i[keep], j[keep]
+    return torch.tensor([(c, int(a), int(b)) for c in range(n) for a, b in zip(i[:k // n + (c < k % n)], j[:k // n + (c < k % n)])], dtype=torch.long)
 
 # %% ../../nbs/30_autoencoder.ipynb #a1bdd770
 def residual_k(ratio: float, res, n_fields: int, tol: float = 0.02) -> int:
