@@ -67,7 +67,7 @@ def test_make_weights_passes_the_campaign_through():
 
 def test_list_names_every_recipe_with_its_models():
     rc, out, err = run(['weights', '--list'])
-    assert rc == 0 and 'autoencoder: ae_' in out and 'forecast_simvp' in out and 'emu_euler64_r80_diffusion' in out, out
+    assert rc == 0 and 'autoencoder: ae_' in out and 'forecast_simvp' in out and 'emu_euler64_r80_dctres_diffusion' in out, out
 
 
 def test_only_takes_families_and_model_names_in_training_order():
@@ -79,7 +79,7 @@ def test_the_curve_picture_is_written_compact_and_the_crossing_found(tmp_path):
     c = {'name': 'toy', 'metric': 'valid VRMSE', 'baseline': 'pca', 'rows': [[s, 6 * s, 1.0, 1 / (1 + s / 10), 0.5] for s in range(1, 60)]}
     p = save_curve_png(c, tmp_path / 'toy.curve.png')
     assert p.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and 5_000 < p.stat().st_size < 60_000
-    assert crossing_minute(c) == 1.0                   # step 10 at 60 s: the first valid <= 0.5
+    assert crossing_minute(c) == 1.1                   # step 11 at 66 s: the first valid below 0.5 (step 10 is at it)
     assert crossing_minute({**c, 'rows': c['rows'][:5]}) is None
 
 
@@ -96,13 +96,13 @@ def test_tiny_campaign_end_to_end_on_cpu_through_the_gpu_script(tmp_path):
                        env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-2000:]
     m = read_manifest(tmp_path / 'w')
-    assert sorted(m) == ['ae_release64_r256', 'emu_euler64_r80_deterministic', 'forecast_simvp']
+    assert sorted(m) == ['ae_release64_r256', 'emu_euler64_r80_dctres_deterministic', 'forecast_simvp']
     for n, e in m.items():
         c = e['campaign']
         assert all(k in c for k in KEYS), (n, sorted(c))
         assert c['gpu_recipe'] and c['budget_minutes'] == 0.1 and c['threads'] == os.cpu_count() and c['device'].startswith('cpu')
         assert c['steps'] > 0 and c['seconds'] > 0 and c['cpu_seconds'] > 0
-        assert c['crosses_baseline'] == 'never within the budget' or c['crosses_baseline_minute'] is not None
+        assert c['crosses_baseline'] in ('never within the budget', 'no baseline') or c['crosses_baseline_minute'] is not None
         f = entry_file(e, tmp_path / 'w'); assert e['sha256'] == file_sha256(f)
         assert (tmp_path / 'w' / f'{n}.curve.png').stat().st_size > 5_000 and (tmp_path / 'w' / f'{n}.curve.json').exists()
         assert load_checkpoint(f)['config']                    # loads through the store
@@ -151,3 +151,16 @@ def test_every_shipped_manifest_entry_matches_its_file():
 
 def test_the_shipped_weights_stay_under_20_mb():
     assert shipped_bytes() < 20e6, f'{shipped_bytes() / 1e6:.1f} MB'
+
+
+def test_prune_removes_only_what_no_recipe_names(tmp_path):
+    import torch
+    from mathphys_nb.learn.store import save_checkpoint, update_manifest
+    w = tmp_path / 'w'; w.mkdir()
+    for n in ('ae_euler64_r1280', 'forecast_simvp'):           # a retired model and one a recipe still names
+        save_checkpoint(w / f'{n}.pt', {'x': torch.zeros(2)}, {'name': n}); (w / f'{n}.curve.json').write_text('{}')
+        update_manifest(n, {'path': f'weights/{n}.pt', 'kind': 'toy'}, w)
+    rc, out, err = run(['weights', '--prune', '--out', w])
+    assert rc == 0 and 'pruned 1 model(s): ae_euler64_r1280' in out, (out, err)
+    assert list(read_manifest(w)) == ['forecast_simvp'] and (w / 'forecast_simvp.pt').exists()
+    assert not any(p.name.startswith('ae_euler64_r1280') for p in w.iterdir())

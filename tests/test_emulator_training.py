@@ -120,7 +120,9 @@ def test_eval_command_prints_one_json_line(tiny, tmp_path):
     lines = buf.getvalue().strip().splitlines()
     assert len(lines) == 1
     js = json.loads(lines[0])
-    assert list(js) == ['kind', 'ratio', 'vrmse', 'persistence', 'autoencoder', 'spread_skill', 'seconds_per_frame', 'evaluations_per_frame']
+    assert list(js) == ['kind', 'ratio', 'vrmse', 'persistence', 'autoencoder', 'spread_skill', 'seconds_per_frame', 'evaluations_per_frame',
+                        'data', 'split', 'trajectories']
+    assert js['split'] == 'test' and js['trajectories'] >= 1
     assert js['kind'] == 'diffusion' and js['ratio'] == 16.0 and js['evaluations_per_frame'] == 0.5
     assert list(js['vrmse']) == ['1-6']   # the bin is labelled by the leads it holds and js['spread_skill'] > 0
     assert js['seconds_per_frame']['emulator'] > 0 and js['seconds_per_frame']['solver'] > 0
@@ -166,11 +168,13 @@ def test_time_budget_stops_and_resume_respects_it(tiny, tmp_path):
     assert train_emulator(_latents(tiny), cfg, tmp_path / 'b.pt', show=False)['step'] == r['step']
 
 
-def test_shipped_recipes_cover_three_euler_ratios_and_128():
+def test_shipped_recipes_cover_two_euler_ratios_the_moving_release_and_128():
     from mathphys_nb.runs.emulator import SHIPPED_EMULATORS, SHIPPED_TRAIN, SHIPPED_TRAIN_OVER
     from mathphys_nb.emulator.training import EMULATION_DATA
     ratios = {ae for ae, data, kind in SHIPPED_EMULATORS.values() if data == 'euler64_dt04'}
-    assert ratios == {'ae_euler64_r80', 'ae_euler64_r320', 'ae_euler64_r1280'}
+    assert ratios == {'ae_euler64_r80_dctres', 'ae_euler64_r320_dctres'}
+    assert SHIPPED_EMULATORS['emu_release_anywhere64_r1024_pcares_diffusion'][1] == 'release_anywhere64'
+    assert EMULATION_DATA['release_anywhere64']['params']['centre'] == 'anywhere'
     assert SHIPPED_EMULATORS['emu_euler128_r80_deterministic'] == ('ae_euler128_r80', 'euler128_dt04', 'deterministic')
     assert EMULATION_DATA['euler128_dt04']['res'] == 128 and SHIPPED_TRAIN['max_minutes'] <= 15
     assert all(o['max_minutes'] <= 15 for o in SHIPPED_TRAIN_OVER.values())
@@ -181,13 +185,14 @@ def test_core_table_of_the_shipped_euler_emulators():
     if not any(e.get('system') == 'euler' and e.get('resolution') == 64 for e in shipped('emulator').values()):
         pytest.skip('no shipped Euler emulators (run `make weights`)')
     ct = shipped_core_table(64)
-    assert list(ct['ratios']) == ['80', '320', '1280'] and ct['middle_ratio'] == '320'
-    assert len(ct['rows']) == 9 and all('diffusion better' in r for r in ct['rows'])
+    assert list(ct['ratios']) == ['80', '320'] and ct['goal_ratio'] == '80'
+    assert len(ct['rows']) == 6 and all('diffusion better' in r and r['mean state'] == 1.0 for r in ct['rows'])
     goals = [v['goal'] for v in ct['verdicts']]
-    assert '320× (middle ratio: the goal): deterministic VRMSE at leads 1-20 within 2× the AE floor' in goals
-    assert sum('diffusion better than deterministic at leads ≥ 21' in g for g in goals) == 3
+    assert '80× (the goal): deterministic VRMSE at leads 1-20 within 2× the AE floor' in goals
+    assert '320×: diffusion VRMSE at leads 1-20 below 1 (the mean state)' in goals
+    assert sum('diffusion no worse than deterministic at leads ≥ 21' in g for g in goals) == 2
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf): assert eval_emulator_command(['--table', '--json']) == 0
     js = json.loads(buf.getvalue())
-    assert sorted(js['ratios']) == ['1280', '320', '80'] and js['resolution'] == 64
+    assert sorted(js['ratios']) == ['320', '80'] and js['resolution'] == 64 and js['goal_ratio'] == '80'
     assert all(isinstance(v['met'], bool) for v in js['verdicts'])

@@ -86,7 +86,8 @@ def test_curve_has_the_baseline_column(tmp_path):
     r = Trainer(mlp(), cfg(), bf, lf, tmp_path / 'm.pt', vf, base, 'valid MSE', 'zero').fit(show=False)
     cv = json.loads(curve_path(tmp_path / 'm.pt').read_text())
     assert cv['columns'] == ['step', 'seconds', 'loss', 'valid', 'baseline'] and cv['baseline'] == 'zero'
-    assert [row[0] for row in cv['rows']] == [2, 4, 6, 8] and all(row[4] == base for row in cv['rows'])
+    assert [row[0] for row in cv['rows']] == [0, 2, 4, 6, 8] and all(row[4] == base for row in cv['rows'])
+    assert cv['rows'][0][1:3] == [0.0, None]           # the untrained model's row: no training loss yet
     assert cv['rows'][-1][3] < cv['rows'][0][3] and r['valid'] == cv['rows'][-1][3]
     rec = cv['record']; assert rec['threads'] == 1 and rec['processes'] == 1 and rec['cpu_seconds'] > 0 and 'load_average' in rec
     ck = torch.load(tmp_path / 'm.pt', weights_only=True); assert ck['meta']['train']['device'].startswith('cpu')
@@ -112,7 +113,7 @@ def test_ddp_two_processes_match_one(tmp_path):
     torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / 'two.pt')), nprocs=2, join=True)
     two = torch.load(tmp_path / 'two.pt', weights_only=True)
     for k, v in one.state_dict().items(): torch.testing.assert_close(two['state'][k], v, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose([r[2] for r in two['curve']], [r[2] for r in r1['curve']], rtol=1e-5)
+    np.testing.assert_allclose([r[2] for r in two['curve'] if r[0]], [r[2] for r in r1['curve'] if r[0]], rtol=1e-5)
 
 
 def _steps(d: dict) -> int:

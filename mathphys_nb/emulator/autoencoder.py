@@ -329,7 +329,7 @@ class DCTBase(nn.Module):
     def encode(self, x):
         c, i, j = self.index.T; return torch.einsum('ih,nfhw,jw->nfij', self.ch, x, self.cw)[:, c, i, j]
     def decode(self, z):
-        c, i, j = self.index.T; Y = z.new_zeros(len(z), *self.shape); Y[:, c, i, j] = z
+        c, i, j = self.index.T; Y = z.new_zeros(z.shape[0], *self.shape); Y[:, c, i, j] = z   # z.shape[0]: a batch size ONNX keeps dynamic
         return torch.einsum('ih,nfij,jw->nfhw', self.ch, Y, self.cw)
 
 # %% ../../nbs/30_autoencoder.ipynb #5fb9265c
@@ -356,7 +356,7 @@ class Correction(nn.Module):
     def forward(self, z: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
         h = xb
         if self.mlp is not None:
-            emb = self.mlp(z).reshape(len(z), self.cfg.embed, *self.grid)
+            emb = self.mlp(z).reshape(-1, self.cfg.embed, *self.grid)
             h = torch.cat([xb, periodic_upsample(emb, xb.shape[-2:], self.cfg.periodic).to(xb.dtype)], 1)
         return self.head(F.silu(self.norm(self.blocks(self.stem(h)))))
 
@@ -379,7 +379,7 @@ class ResidualAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         "z: (N, k, 1, 1) or (N, k) → (N, F, H, W)."
         if z.shape[1:] not in ((self.cfg.k, 1, 1), (self.cfg.k,)): raise ShapeError(f'latent must be (N, {self.cfg.k}, 1, 1), got {tuple(z.shape)}')
-        z = z.reshape(len(z), -1)
+        z = z.flatten(1)
         with torch.autocast(z.device.type, enabled=False): xb = self.base.decode(z.float())
         return xb + self.correction(z, xb).to(xb.dtype)
     def forward(self, x): return self.decode(self.encode(x))

@@ -21,8 +21,8 @@ from .schedule import LogLogitSchedule
 from ..learn.codec import FrameCodec
 
 # %% auto #0
-__all__ = ['ONNX_PINS', 'ONNX_FILES', 'OPSET', 'export_onnx', 'OnnxNet', 'OnnxCodec', 'OnnxEmulator', 'quantize_onnx',
-           'onnx_bytes']
+__all__ = ['ONNX_PINS', 'ONNX_FILES', 'OPSET', 'decoder_module', 'export_onnx', 'OnnxNet', 'OnnxCodec', 'OnnxEmulator',
+           'quantize_onnx', 'onnx_bytes']
 
 # %% ../../nbs/39_onnx.ipynb #c5a9c0bb
 ONNX_PINS = {'onnx': '1.23.2', 'onnxruntime': '1.32.0', 'onnxscript': '0.7.2'}   # the versions this notebook was run with
@@ -49,15 +49,19 @@ class _DeterministicGraph(nn.Module):
     def __init__(self, model): super().__init__(); self.m = model
     def forward(self, context, mask, params=None): return self.m(context, mask, params)
 
+def decoder_module(codec) -> nn.Module:
+    "The part of an autoencoder codec that decodes: a DC-AE's decoder; a residual design's base and correction (the whole model)."
+    return getattr(codec.model, 'decoder', codec.model)
+
 class _DecoderGraph(nn.Module):
     "Latents (N, C, h, w) → physical fields (N, F, H, W): the autoencoder's decoder, then the inverse field transform."
     def __init__(self, codec): super().__init__(); self.model, self.transform = codec.model, codec.transform
-    def forward(self, z): return self.transform.inverse(self.model.decoder(z))
+    def forward(self, z): return self.transform.inverse(self.model.decode(z))   # any design: DC-AE or base + correction
 
 class _EncoderGraph(nn.Module):
     "Physical fields (N, F, H, W) → latents (N, C, h, w): the field transform, then the autoencoder's encoder."
     def __init__(self, codec): super().__init__(); self.model, self.transform = codec.model, codec.transform
-    def forward(self, u): return self.model.encoder(self.transform.forward(u))
+    def forward(self, u): return self.model.encode(self.transform.forward(u))
 
 # %% ../../nbs/39_onnx.ipynb #6427fb22
 def _export(module: nn.Module, # a graph adapter above

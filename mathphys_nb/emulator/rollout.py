@@ -20,7 +20,7 @@ from ..learn.metrics import LEAD_BINS, lead_vrmse, bin_means, skill, persistence
 from ..learn.store import file_sha256, load_model, shipped, shipped_entry, shipped_checkpoint
 
 # %% auto #0
-__all__ = ['rollout', 'evaluations_per_frame', 'spread_skill', 'power_spectrum', 'spectrum_error', 'Emulator',
+__all__ = ['GOAL_RATIO', 'rollout', 'evaluations_per_frame', 'spread_skill', 'power_spectrum', 'spectrum_error', 'Emulator',
            'evaluate_rollouts', 'summarize', 'core_table', 'load_shipped', 'sim_frames', 'learner_rollout']
 
 # %% ../../nbs/38_rollout_eval.ipynb #7295a1cc
@@ -191,6 +191,8 @@ def summarize(ev: dict, ratio: float | None = None, solver_seconds: float | None
             'evaluations_per_frame': ev['evaluations_per_frame']}
 
 # %% ../../nbs/38_rollout_eval.ipynb #17e63bd6
+GOAL_RATIO = 80.0   # the issue's "within 2× the autoencoder's own floor at 80×"
+
 def core_table(summaries: dict, # {name: `summarize` result or a shipped emulator's `test` record} (needs kind, ratio, vrmse, persistence, autoencoder)
                ) -> dict:       # {'ratios': {'80': {...}}, 'rows': [one per ratio and bin], 'verdicts': [{goal, measured, met, note}]}
     "VRMSE by lead bins for diffusion vs deterministic at every ratio, with AE floor, persistence and skill; the goals judged."
@@ -204,9 +206,9 @@ def core_table(summaries: dict, # {name: `summarize` result or a shipped emulato
         ratios[f'{r:g}'] = d
         for b in bins:
             row = {'ratio': f'{r:g}×', 'leads': b, **{k: round(d[k][b], 3) for k in ('diffusion', 'deterministic') if k in d},
-                   'AE floor': round(d['autoencoder'][b], 3), 'persistence': round(d['persistence'][b], 3),
+                   'AE floor': round(d['autoencoder'][b], 3), 'persistence': round(d['persistence'][b], 3), 'mean state': 1.0,
                    **{f'skill {k}': round(v[b], 3) for k, v in d['skill'].items()}}
-            if 'diffusion' in d and 'deterministic' in d: row['diffusion better'] = bool(d['diffusion'][b] < d['deterministic'][b])
+            if 'diffusion' in d and 'deterministic' in d: row['diffusion better'] = bool(d['diffusion'][b] <= d['deterministic'][b])
             rows.append(row)
         for kind, sk in d['skill'].items():
             neg = [b for b, v in sk.items() if not v > 0]
@@ -215,25 +217,23 @@ def core_table(summaries: dict, # {name: `summarize` result or a shipped emulato
                              'note': f"not in {', '.join(neg)}" if neg else ''})
         if 'diffusion' in d and 'deterministic' in d:
             late = [b for b in bins if int(b.split('-')[0]) >= 21]
-            worse = [b for b in late if not d['diffusion'][b] < d['deterministic'][b]]
-            verdicts.append({'goal': f'{r:g}×: diffusion better than deterministic at leads ≥ 21',
+            worse = [b for b in late if not d['diffusion'][b] <= d['deterministic'][b]]
+            verdicts.append({'goal': f'{r:g}×: diffusion no worse than deterministic at leads ≥ 21',
                              'measured': ', '.join(f"{b}: {d['diffusion'][b]:.3f} vs {d['deterministic'][b]:.3f}" for b in late) or 'no lead ≥ 21',
                              'met': bool(late) and not worse, 'note': f"not at leads {', '.join(worse)}" if worse else ''})
-    rs = sorted(by); mid = rs[len(rs) // 2] if len(rs) >= 3 else None   # the goal's 'middle ratio' needs three or more
+    rs = sorted(by); goal = min(rs, key=lambda r: abs(np.log(r / GOAL_RATIO))) if rs else None   # the ratio nearest 80×
     for r in rs:
         d = ratios[f'{r:g}']; b0 = next(iter(d['persistence']))
         for kind in ('diffusion', 'deterministic'):
             if kind not in d: continue
-            q = d[kind][b0] / d['autoencoder'][b0]
-            lo = ratios[f'{rs[0]:g}']
-            note = 'reported, not the goal' if r != mid else ''
-            if r == mid and r != rs[0] and kind in lo:
-                fa, fv = d['autoencoder'][b0] / lo['autoencoder'][b0], d[kind][b0] / lo[kind][b0]
-                note = (f"at {rs[0]:g}× it is {lo[kind][b0]:.3f} vs floor {lo['autoencoder'][b0]:.3f}; from {rs[0]:g}× to {r:g}× the floor "
-                        f"changes {fa:.2f}×, the emulator's error {fv:.2f}×")
-            verdicts.append({'goal': f"{r:g}×{' (middle ratio: the goal)' if r == mid else ''}: {kind} VRMSE at leads {b0} within 2× the AE floor",
-                             'measured': f"{d[kind][b0]:.3f} vs floor {d['autoencoder'][b0]:.3f} = {q:.2f}×", 'met': bool(q <= 2), 'note': note})
-    return {'ratios': ratios, 'middle_ratio': None if mid is None else f'{mid:g}', 'rows': rows, 'verdicts': verdicts}
+            v = d[kind][b0]
+            verdicts.append({'goal': f'{r:g}×: {kind} VRMSE at leads {b0} below 1 (the mean state)', 'measured': f'{v:.3f}',
+                             'met': bool(v < 1), 'note': '' if v < 1 else 'no better than forecasting each frame\'s own mean'})
+            q = v / d['autoencoder'][b0]
+            verdicts.append({'goal': f"{r:g}×{' (the goal)' if r == goal else ''}: {kind} VRMSE at leads {b0} within 2× the AE floor",
+                             'measured': f"{v:.3f} vs floor {d['autoencoder'][b0]:.3f} = {q:.2f}×", 'met': bool(q <= 2),
+                             'note': '' if r == goal else f'reported; the goal is judged at {goal:g}×'})
+    return {'ratios': ratios, 'goal_ratio': None if goal is None else f'{goal:g}', 'rows': rows, 'verdicts': verdicts}
 
 # %% ../../nbs/38_rollout_eval.ipynb #caf57604
 def load_shipped(name: str, # a shipped emulator, e.g. 'emu_euler64_r80_diffusion'

@@ -11,9 +11,11 @@ from ..core import MathPhysError, ShapeError
 from ..learn.store import entry_file, load_checkpoint, shipped
 
 # %% auto #0
-__all__ = ['METRICS', 'SHIPPED_EVAL', 'comparison_table', 'format_table', 'claim_verdicts', 'slice_figure', 'lead_figure',
-           'scrubber', 'shipped_forecasters', 'shipped_record', 'forecast_case', 'verdict_text', 'simulated_split',
-           'extrapolation_record', 'against_bar']
+__all__ = ['METRICS', 'SHIPPED_EVAL', 'HELDOUT_SEEDS', 'comparison_table', 'format_table', 'claim_verdicts', 'slice_figure',
+           'lead_figure', 'scrubber', 'shipped_forecasters', 'shipped_record', 'forecast_case', 'verdict_text',
+           'simulated_split', 'extrapolation_record', 'against_bar', 'heldout_records', 'per_scenario_skill',
+           'scenario_figure', 'forecaster_curves', 'plateau', 'curves_figure', 'budget_verdict', 'fit_text',
+           'change_and_dead']
 
 # %% ../../nbs/44_forecast_compare.ipynb #baa254f3
 METRICS = ('mse', 'skill', 'pcc', 'fb', 'nmse', 'mg', 'vg', 'fac2')
@@ -200,3 +202,106 @@ def against_bar(records: dict, bar: dict, bar_name: str = 'extrapolation') -> li
             a, b = rec['leads'][lead]['skill'], bar['leads'][lead]['skill']
             rows.append({'model': m, 'lead': int(lead), 'skill': round(a, 4), f'{bar_name} skill': round(b, 4), f'beats {bar_name}': bool(a > b)})
     return rows
+
+# %% ../../nbs/44_forecast_compare.ipynb #8265e079
+HELDOUT_SEEDS = range(900_000, 900_024)   # scenarios of the `dispersion` simulator no forecaster trained on (training: seeds 0-59)
+
+def heldout_records(ships: dict, # {model: checkpoint path}, e.g. `shipped_forecasters()`
+                    seeds=HELDOUT_SEEDS, leads=(1, 3, 5, 10), stride: int = 8, arrays: dict | None = None) -> dict:
+    "Each model's evaluation record on scenarios simulated now (seeds no training used), and the extrapolation bar's."
+    from mathphys_nb.forecast.train import load_forecaster, evaluate
+    arrays = arrays if arrays is not None else simulated_split(seeds)
+    models = {m: load_forecaster(p) for m, p in ships.items()}
+    out = {m: evaluate(net, cfg, arrays, leads=leads, stride=stride) for m, (net, cfg) in models.items()}
+    past = max(cfg.past for _, cfg in models.values())   # the bar starts its rollouts at the same windows as the models
+    return out | {'extrapolation': extrapolation_record(arrays, past=past, leads=leads, stride=stride)}
+
+# %% ../../nbs/44_forecast_compare.ipynb #854c646e
+def per_scenario_skill(ships: dict, seeds=HELDOUT_SEEDS, lead: int = 1, stride: int = 8) -> dict:
+    "{model: [skill at `lead` on each scenario alone]} for scenarios simulated now (seeds no training used)."
+    from mathphys_nb.forecast.train import load_forecaster, evaluate
+    models = {m: load_forecaster(p) for m, p in ships.items()}; out = {m: [] for m in models}
+    for s in seeds:
+        arrays = simulated_split([s])
+        for m, (net, cfg) in models.items(): out[m].append(evaluate(net, cfg, arrays, leads=(lead,), stride=stride)['leads'][str(lead)]['skill'])
+    return out
+
+def scenario_figure(skills: dict, lead: int = 1):
+    "Each model's skill on each held-out scenario (dots) and the mean (bar); persistence at 0."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for i, (m, v) in enumerate(skills.items()):
+        ax.plot(np.full(len(v), i) + np.linspace(-0.2, 0.2, len(v)), v, 'o', ms=3, alpha=0.7); ax.hlines(np.mean(v), i - 0.3, i + 0.3, color='k')
+    ax.axhline(0, color='gray', lw=0.8, ls='--'); ax.set_xticks(range(len(skills)), list(skills)); ax.set_ylabel(f'skill at lead {lead}')
+    ax.set_ylim(max(-2, min(min(v) for v in skills.values()) - 0.1), 1); ax.grid(alpha=0.3, axis='y'); fig.tight_layout(); return fig
+
+# %% ../../nbs/44_forecast_compare.ipynb #9e1e8868
+def forecaster_curves(ships: dict) -> dict:
+    "{model: learning-curve JSON} of the shipped forecasters that have one beside their checkpoint."
+    import json
+    from mathphys_nb.learn.trainer import curve_path
+    return {m: json.loads(curve_path(p).read_text()) for m, p in ships.items() if curve_path(p).exists()}
+
+def plateau(curve: dict, tol: float = 0.02) -> dict:
+    "Mean validation metric over the last quarter of the run's minutes vs the quarter before; `plateaued` if it fell by less than `tol`."
+    rows = [r for r in curve.get('rows', []) if r[3] is not None]
+    if len(rows) < 8: return {'plateaued': None, 'note': f'{len(rows)} curve points: too few to judge'}
+    T = rows[-1][1]; q3 = [r[3] for r in rows if 0.5 * T < r[1] <= 0.75 * T]; q4 = [r[3] for r in rows if r[1] > 0.75 * T]
+    a, b = float(np.mean(q3)), float(np.mean(q4)); drop = (a - b) / a
+    tr = [r[2] for r in rows if r[1] > 0.75 * T and r[2] is not None]   # the training loss in the same unit (MSE over persistence's)
+    return {'minutes': round(T / 60, 2), 'steps': rows[-1][0], 'third quarter': round(a, 4), 'last quarter': round(b, 4),
+            'relative drop': round(drop, 4), 'plateaued': bool(drop < tol), 'best': round(min(r[3] for r in rows), 4),
+            'train loss, last quarter': round(float(np.mean(tr)), 4) if tr else None}
+
+def curves_figure(curves: dict):
+    "Validation MSE over persistence's against training minutes, one line per model; persistence at 1."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for m, c in curves.items():
+        rows = [r for r in c['rows'] if r[3] is not None]
+        ax.plot([r[1] / 60 for r in rows], [r[3] for r in rows], '-', lw=1.2, label=m)
+    ax.axhline(1, color='k', ls='--', lw=0.8, label='persistence')
+    ax.set(xlabel='training minutes', ylabel='valid MSE / persistence MSE', yscale='log'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    fig.tight_layout(); return fig
+
+# %% ../../nbs/44_forecast_compare.ipynb #e8f558ba
+def budget_verdict(curves: dict, held: dict, model: str, ref: str = 'simvp', within: float = 0.1) -> str:
+    "In words, from the curves and held-out records: is `model` within `within` of `ref`'s skill at every lead, and if not, budget or architecture?"
+    if model not in held or ref not in held: return f'{model} or {ref} is not shipped'
+    gaps = {l: held[ref]['leads'][l]['skill'] - held[model]['leads'][l]['skill'] for l in held[model]['leads']}
+    worst = max(gaps, key=gaps.get)
+    if all(g <= within for g in gaps.values()):
+        return f'{model} is within {within} of {ref} at every lead on held-out scenarios (largest gap {gaps[worst]:.3f} at lead {worst}).'
+    pm, pr = plateau(curves.get(model, {})), plateau(curves.get(ref, {}))
+    head = f'{model} trails {ref} by up to {gaps[worst]:.3f} in skill (lead {worst}) on held-out scenarios; '
+    if pm.get('plateaued') is None: return head + 'its learning curve is too short to say whether more training would close the gap.'
+    same = f"with {pm['minutes']:g} training minutes against {ref}'s {pr.get('minutes', '?')}"
+    if pm['plateaued']: return head + f"its curve has flattened ({same}: the last quarter fell {100 * pm['relative drop']:.1f} %), so the gap comes from the architecture, not the budget."
+    return head + f"its curve was still falling when the budget ended ({same}: the last quarter fell {100 * pm['relative drop']:.1f} %), so the budget is part of the gap."
+
+# %% ../../nbs/44_forecast_compare.ipynb #bc435e79
+def fit_text(curves: dict, skills: dict, model: str) -> str:
+    "Training loss against validation (last quarter of the curve) and the spread of held-out skill over scenarios, in words."
+    p, s = plateau(curves.get(model, {})), skills.get(model)
+    if p.get('plateaued') is None or s is None: return f'{model}: no curve or no held-out scores to compare'
+    pos = sum(x > 0 for x in s)
+    return (f"{model}: training loss {p['train loss, last quarter']:.3f} against validation {p['last quarter']:.3f} (MSE over "
+            f"persistence's, last quarter of {p['minutes']:g} min); held-out lead-1 skill from {min(s):.3f} to {max(s):.3f}, "
+            f"mean {np.mean(s):.3f}, positive on {pos} of {len(s)} scenarios")
+
+# %% ../../nbs/44_forecast_compare.ipynb #2485c2be
+def change_and_dead(path, arrays: dict, n: int = 48) -> dict:
+    "On `n` windows of `arrays`: RMS of the predicted and of the true change over the last frame, and each ReLU layer's share of channels that never fire."
+    import torch
+    from torch import nn
+    from mathphys_nb.forecast.train import load_forecaster, WindowData
+    net, cfg = load_forecaster(path); wd = WindowData(arrays, cfg.past, 1)
+    bt = wd.batch(list(range(0, len(wd), max(1, len(wd) // n)))[:n]); acts = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, k=k: acts.__setitem__(k, o.detach())) for k, m in net.named_modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad(): y = net(bt['x'], bt['static'], bt['wind'][:, :cfg.past + 1])
+    finally:
+        for h in hooks: h.remove()
+    last = bt['x'][:, -1]; rms = lambda t: float(t.pow(2).mean().sqrt())
+    return {'predicted change': rms(y - last), 'true change': rms(bt['y'][:, 0] - last),
+            'dead channels': {k: round(float((a.amax(dim=(0, 2, 3, 4)) == 0).float().mean()), 3) for k, a in acts.items()}}

@@ -16,7 +16,8 @@ from ..core import MathPhysError, UnknownNameError, atomic_path, check_choice, d
 # %% auto #0
 __all__ = ['DTYPES', 'KINDS', 'HOMES', 'CheckpointError', 'weights_dir', 'file_sha256', 'encode_state', 'decode_state',
            'save_checkpoint', 'load_checkpoint', 'stored_dtype', 'register_kind', 'kind_of', 'read_manifest',
-           'entry_file', 'update_manifest', 'select', 'shipped', 'shipped_entry', 'shipped_checkpoint', 'load_model']
+           'entry_file', 'update_manifest', 'remove_entries', 'select', 'shipped', 'shipped_entry',
+           'shipped_checkpoint', 'load_model']
 
 # %% ../../nbs/06_learn_store.ipynb #3d2b933d
 class CheckpointError(MathPhysError, ValueError):
@@ -219,6 +220,21 @@ def update_manifest(name: str, # checkpoint name, e.g. 'ae_euler64_r80'
     m = read_manifest(folder); m[name] = entry
     write_json(Path(folder or weights_dir(create=True)) / 'manifest.json', dict(sorted(m.items())), default=str)
     return m
+
+# %% ../../nbs/06_learn_store.ipynb #6d37f740
+def remove_entries(names, # manifest entry names
+                   folder=None # `<folder>/manifest.json` instead of data/weights'
+                  ) -> list[str]:
+    "Remove entries and their files (checkpoint, config, learning curve); returns the removed paths. The manifest is written once, atomically."
+    m = read_manifest(folder); missing = [n for n in names if n not in m]
+    if missing: raise UnknownNameError(f"not in the manifest: {', '.join(missing)}")
+    gone = []
+    for n in names:
+        f = entry_file(m.pop(n), folder)
+        for q in (f, f.with_name(f.name + '.json'), f.with_name(f.stem + '.curve.json'), f.with_name(f.stem + '.curve.png')):
+            if q.exists(): q.unlink(); gone.append(str(q))
+    write_json(Path(folder or weights_dir()) / 'manifest.json', dict(sorted(m.items())), default=str)
+    return gone
 
 # %% ../../nbs/06_learn_store.ipynb #ad499212
 def select(manifest: dict, # {name: entry}

@@ -328,6 +328,7 @@ def fit(self: Trainer, resume: bool = True, # continue from `<checkpoint>.resume
     record = lambda: machine_record(d, *clock())
     bar = progress(total=cfg.max_steps, initial=self.step, desc=self.desc) if show and d.rank == 0 else None
     start = self.step
+    if self.step == 0 and not self.rows and self.valid_fn is not None: self.add_row(0.0)   # the curve starts where training starts
     while not self._over(clock()[0]):
         frac = clock()[0] / (60 * cfg.max_minutes) if cfg.max_minutes else 0.0
         self.acc[0] += self.train_step(frac); self.acc[1] += 1

@@ -81,18 +81,23 @@ def load_warning(cores: int | None = None) -> str | None:
 # %% ../../nbs/90f_campaign.ipynb #66c07b09
 def crossing_minute(curve: dict # a trainer's curve JSON
                    ) -> float | None:
-    "The first minute at which the validation metric is at or below the baseline's (None: never within the run)."
+    """The first minute at which the validation metric is below the baseline's (None: never within the run); a
+    step-0 row is where training starts (a residual design starts *at* its baseline), not a crossing."""
     for step, sec, loss, valid, base in curve.get('rows', []):
-        if valid is not None and base is not None and valid <= base: return round(sec / 60, 3)
+        if step and valid is not None and base is not None and valid < base: return round(sec / 60, 3)
     return None
 
+def _has_baseline(curve: dict) -> bool: return any(r[4] is not None for r in curve.get('rows', []))
+
 def crossing_text(curve: dict) -> str:
-    "When the curve reaches the baseline: 'at 3.2 min' or 'never within the budget'."
+    "When the curve reaches the baseline: 'at 3.2 min', 'never within the budget', or 'no baseline' (e.g. a diffusion loss)."
     m = crossing_minute(curve)
+    if m is None and not _has_baseline(curve): return 'no baseline'
     return 'never within the budget' if m is None else f'at {m:.3g} min'
 
 def crossing_sentence(curve: dict) -> str:
     m, b = crossing_minute(curve), curve.get('baseline') or 'the baseline'
+    if m is None and not _has_baseline(curve): return 'has no baseline to compare with'
     return f'reaches {b} at {m:.3g} min' if m is not None else f'does not reach {b} within the budget'
 
 # %% ../../nbs/90f_campaign.ipynb #62d80204
@@ -166,7 +171,7 @@ def _ae_train(name: str, s: Session, share: float):
 # %% ../../nbs/90f_campaign.ipynb #99a53471
 def _emu_models(quick: bool) -> list[str]:
     from mathphys_nb.runs.emulator import SHIPPED_EMULATORS
-    return ['emu_euler64_r80_deterministic'] if quick else list(SHIPPED_EMULATORS)
+    return ['emu_euler64_r80_dctres_deterministic'] if quick else list(SHIPPED_EMULATORS)
 
 def _emu_train(name: str, s: Session, share: float):
     from mathphys_nb.runs.emulator import SHIPPED_TRAIN, SHIPPED_TRAIN_OVER, build_shipped_emulator
@@ -285,7 +290,21 @@ def _measure_fc(entry: dict, root=None) -> Callable:
         return 1 - sum(v['skill'] for v in tm.values()) / len(tm), {'test_metrics': tm}, {'metrics': ev['leads']}
     return measure
 
-MEASURES = {'autoencoder': _measure_ae, 'forecaster': _measure_fc}
+def _measure_emu(entry: dict, root=None) -> Callable:
+    "The held-out measure of a shipped emulator: VRMSE at leads 1-20 on its emulation data's test split (as recorded: 8 members, 16 sampler steps)."
+    from mathphys_nb.emulator.training import make_emulation_data, dataset_params
+    from mathphys_nb.emulator.rollout import Emulator, evaluate_rollouts, summarize, skill
+    from mathphys_nb.emulator.ae_data import load_frames
+    data = make_emulation_data(entry['data_recipe']['name'], Path(root) / 'emulator' if root else None); fr = load_frames(data, 'test')
+    def measure(p):
+        emu = Emulator.load(p); prm = emu.select_params(*dataset_params(data, 'test'))
+        ev = evaluate_rollouts(emu, fr.data, prm[:len(fr.data)], 1, 8 if emu.kind == 'diffusion' else 1, 16, 100)
+        js = summarize(ev, emu.ratio) | {'skill': None}; js['skill'] = skill(js['vrmse'], js['persistence'])
+        js['seconds_per_frame'] = (entry.get('test') or {}).get('seconds_per_frame', js['seconds_per_frame'])   # timed at training, kept
+        return next(iter(js['vrmse'].values())), {'test': js}, {'test': js}
+    return measure
+
+MEASURES = {'autoencoder': _measure_ae, 'forecaster': _measure_fc, 'emulator': _measure_emu}
 
 def requantize_shipped(only: list[str] | None = None, dtype: str = 'int8', tolerance: float = 0.005, folder=None,
                        root=None, log: Callable = print) -> list[dict]:

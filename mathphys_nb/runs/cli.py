@@ -97,12 +97,20 @@ def _weights(argv):
     ap.add_argument('--work', type=writable_folder, default=None, help='campaign: the trainers\' work folder (default build/weights_work)')
     ap.add_argument('--requantize', choices=('int8', 'float16'), default=None, help='re-store the shipped models in this dtype where the held-out metric allows (default: none, train)')
     ap.add_argument('--tolerance', type=positive_float, default=0.005, help='--requantize: the largest change of the held-out metric accepted')
+    ap.add_argument('--prune', action='store_true', help='remove the shipped models no recipe names any more (files and manifest entries; git keeps them)')
     a = ap.parse_args(argv)
     if a.list:
         from mathphys_nb.runs.campaign import campaign_models
         discover(); models = campaign_models()
         for e in ordered(WEIGHTS): print(f"{e.notebook:>22}  {e.name}: {' '.join(n for f, n in models if f == e.name)}")
         return 0
+    if a.prune:
+        from mathphys_nb.runs.campaign import campaign_models
+        from mathphys_nb.learn.store import read_manifest, remove_entries
+        discover(); names = {n for _, n in campaign_models()}
+        stale = sorted(n for n in read_manifest(a.out) if n not in names)
+        for g in remove_entries(stale, a.out): print(f'removed {g}')
+        print(f"pruned {len(stale)} model(s): {', '.join(stale) or 'none'}"); return 0
     if a.requantize:
         from mathphys_nb.runs.campaign import requantize_shipped
         requantize_shipped(a.only, a.requantize, a.tolerance, a.out); return 0

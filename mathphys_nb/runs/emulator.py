@@ -128,7 +128,8 @@ def eval_emulator_command(argv: list[str]) -> int:
     ap.add_argument('--table', action='store_true', help='the core table of the shipped Euler emulators (from the manifest; --live re-evaluates)')
     ap.add_argument('--resolution', type=positive_int, default=64, help='with --table: the grid of the shipped emulators to tabulate')
     ap.add_argument('--live', action='store_true', help='with --table: evaluate the shipped emulators now instead of reading the manifest')
-    ap.add_argument('--split', default='test', choices=('train', 'valid', 'test'), help='split to roll out')
+    ap.add_argument('--split', default='test', choices=('train', 'valid', 'test', 'all'),
+                    help="split to roll out; 'all': every trajectory of every split (a held-out dataset, made with seeds no training used)")
     ap.add_argument('--context', type=positive_int, default=1, help='true frames given before the rollout starts')
     ap.add_argument('--members', type=positive_int, default=8, help='ensemble members of a diffusion emulator')
     ap.add_argument('--sampler-steps', type=positive_int, default=16, help='denoising steps per generated state')
@@ -142,7 +143,7 @@ def eval_emulator_command(argv: list[str]) -> int:
     set_threads(a.threads)
     if a.table:
         ct = shipped_core_table(a.resolution, live=a.live, members=a.members, sampler_steps=a.sampler_steps, leads=a.leads, max_traj=a.max_traj)
-        if a.json: print(json.dumps({k: ct[k] for k in ('resolution', 'ratios', 'middle_ratio', 'verdicts', 'source')}))
+        if a.json: print(json.dumps({k: ct[k] for k in ('resolution', 'ratios', 'goal_ratio', 'verdicts', 'source')}))
         else:
             print(_text_table(ct['rows']))
             for v in ct['verdicts']: print(f"{'MET ' if v['met'] else 'NOT '} {v['goal']}: {v['measured']}" + (f" ({v['note']})" if v['note'] else ''))
@@ -151,13 +152,16 @@ def eval_emulator_command(argv: list[str]) -> int:
     from mathphys_nb.emulator.ae_data import load_frames
     try:
         emu = Emulator.load(a.checkpoint)
-        fr = load_frames(a.data, a.split, max_traj=a.max_traj); prm = emu.select_params(*dataset_params(a.data, a.split))
+        splits = ('train', 'valid', 'test') if a.split == 'all' else (a.split,)
+        frs = {s: load_frames(a.data, s, max_traj=a.max_traj) for s in splits}
+        frames = np.concatenate([f.data for f in frs.values()])
+        prm = np.concatenate([emu.select_params(*dataset_params(a.data, s))[:len(f.data)] for s, f in frs.items()])
         members = a.members if emu.kind == 'diffusion' else 1
-        ev = evaluate_rollouts(emu, fr.data, prm[:len(fr.data)], a.context, members, a.sampler_steps, a.leads, a.seed)
+        ev = evaluate_rollouts(emu, frames, prm, a.context, members, a.sampler_steps, a.leads, a.seed)
         solver = None if a.no_solver else solver_seconds_per_frame(a.data)
     except (MathPhysError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr); return 2
-    js = summarize(ev, emu.ratio, solver)
+    js = summarize(ev, emu.ratio, solver) | {'data': str(a.data), 'split': a.split, 'trajectories': int(len(frames))}
     if a.json: print(json.dumps(js))
     else:
         for k, v in js.items(): print(f'{k:>22}: {v}')
@@ -166,15 +170,25 @@ def eval_emulator_command(argv: list[str]) -> int:
 # %% ../../nbs/95_runs_emulator.ipynb #581c777b
 SHIPPED_EMULATORS = {  # name: (autoencoder, emulation data set, kind)
     f'emu_{ae[3:]}_{kind}': (ae, data, kind)
-    for ae, data in (('ae_euler64_r80', 'euler64_dt04'), ('ae_euler64_r320', 'euler64_dt04'), ('ae_euler64_r1280', 'euler64_dt04'),
+    for ae, data in (('ae_euler64_r80_dctres', 'euler64_dt04'), ('ae_euler64_r320_dctres', 'euler64_dt04'),
+                     ('ae_release_anywhere64_r1024_pcares', 'release_anywhere64'),
                      ('ae_release64_r64', 'release64'), ('ae_euler128_r80', 'euler128_dt04'))
     for kind in ('diffusion', 'deterministic')}
 SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, max_steps=400, batch=16, lr=1e-3, warmup=40, ckpt_every=100,
                      max_minutes=15.0)
 SHIPPED_TRAIN_OVER = {   # per emulator. 128²: 16×16 latents, 4× the tokens per state of 64²; a window of 3 states (768 tokens, not
     # 1280: attention dominates, a training step costs ~2.5× less) and batches of 8 keep a model within the time budget
-    f'emu_euler128_r80_{kind}': dict(window=3, max_context=2, max_steps=800, batch=8, warmup=50, ckpt_every=100, max_minutes=14.0)
-    for kind in ('diffusion', 'deterministic')}
+    **{f'emu_euler128_r80_{kind}': dict(window=3, max_context=2, max_steps=800, batch=8, warmup=50, ckpt_every=100, max_minutes=14.0)
+       for kind in ('diffusion', 'deterministic')},
+    # residual autoencoders: the latent is one vector of k coefficients per state (a 1×1 grid, one token per state), so a
+    # step is cheap: wider tokens (k = 256 at 80×, 64 at 320×; the width is capped by the 20 MB of all shipped weights),
+    # larger batches, more steps
+    **{f'emu_euler64_r{r}_dctres_{kind}': dict(width=120 if r == 80 else 96, depth=3, heads=4, batch=64, max_steps=20_000,
+                                              warmup=200, ckpt_every=500, valid_every=250, max_minutes=8.0)
+       for r in (80, 320) for kind in ('diffusion', 'deterministic')},
+    **{f'emu_release_anywhere64_r1024_pcares_{kind}': dict(width=48, depth=3, heads=2, batch=64, max_steps=20_000, warmup=200,
+                                                          ckpt_every=500, valid_every=250, max_minutes=5.0)
+       for kind in ('diffusion', 'deterministic')}}
 
 def machine() -> str:
     import torch
@@ -258,7 +272,7 @@ def table_rows(results: dict) -> list[dict]:
     for name, ev in results.items():
         m, p, a = bin_means(ev['vrmse']), bin_means(ev['persistence']), bin_means(ev['autoencoder'])
         for b in m:
-            rows.append({'emulator': name, 'leads': b, 'VRMSE': round(m[b], 3), 'persistence': round(p[b], 3),
+            rows.append({'emulator': name, 'leads': b, 'VRMSE': round(m[b], 3), 'persistence': round(p[b], 3), 'mean state': 1.0,
                          'AE floor': round(a[b], 3), 'skill': round(1 - m[b] / p[b], 3),
                          'spread/skill': None if ev['spread_skill'] is None else round(ev['spread_skill'], 2),
                          'spectrum err low/mid/high': '/'.join(f"{ev['spectrum'][k]:.2f}" for k in ('low', 'mid', 'high'))})
@@ -314,6 +328,7 @@ def plot_error_vs_lead(results: dict, title: str = ''):
         if key not in seen:
             seen.add(key)
             ax.plot(x, ev['autoencoder'], ':', color='gray', lw=1); ax.plot(x, ev['persistence'], '-', color='k', lw=0.8, alpha=0.5)
+    ax.axhline(1, color='tab:red', lw=0.8, ls='--', label='mean state (VRMSE 1)')
     ax.plot([], [], ':', color='gray', label='autoencoder floor'); ax.plot([], [], '-', color='k', alpha=0.5, label='persistence')
     ax.set_xlabel('lead (frames)'); ax.set_ylabel('VRMSE'); ax.set_yscale('log'); ax.grid(alpha=.3); ax.legend(fontsize=7, ncol=2)
     ax.set_title(title or 'error against lead time'); fig.tight_layout()
@@ -469,7 +484,7 @@ def onnx_compare(name: str,            # a shipped emulator
     import tempfile
     import torch
     from mathphys_nb.emulator.rollout import rollout, evaluate_rollouts
-    from mathphys_nb.emulator.onnx import export_onnx, quantize_onnx, OnnxEmulator, onnx_bytes
+    from mathphys_nb.emulator.onnx import export_onnx, quantize_onnx, OnnxEmulator, onnx_bytes, decoder_module
     emu = load_shipped(name); prm = emu.select_params(param_names, prm)[:len(frames)]
     diffusion = emu.kind == 'diffusion'; steps = 16 if diffusion else 1; threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
@@ -493,7 +508,7 @@ def onnx_compare(name: str,            # a shipped emulator
         out = {'name': name, 'kind': emu.kind, 'steps': steps, 'batch': batch, 'leads': leads, 'threads': threads, 'repeat': repeat,
                'members': members if diffusion else 1, 'export_seconds': t_export,
                'seconds_per_frame': {k: per_frame(e) for k, e in runs.items()},
-               'bytes': {'torch fp32': state_bytes(emu.model) + state_bytes(emu.codec.model.decoder),
+               'bytes': {'torch fp32': state_bytes(emu.model) + state_bytes(decoder_module(emu.codec)),
                          **{k: sum(v for n, v in onnx_bytes(f).items() if n != 'encoder') for k, f in folders.items()}}}
         ev = {k: vrmse(e) for k, e in runs.items()}
         out['vrmse'], out['floor'] = {k: v[0] for k, v in ev.items()}, {k: v[1] for k, v in ev.items()}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import MathPhysError, data_dir, build_dir, write_json
+from ..core import MathPhysError, data_dir, build_dir, write_json, atomic_path
 from ..learn.store import save_checkpoint
 
 from ..learn.store import update_manifest, read_manifest
@@ -146,8 +146,10 @@ PREVIOUS_KEYS = ('config', 'step', 'planned_steps', 'seconds', 'where', 'test_me
 
 from ..forecast.compare import SHIPPED_EVAL as EVAL      # the same 12 test rollouts for every model
 
-def record_shipped(path, test: dict, quick: bool = False) -> dict:
-    "Evaluate the shipped (float16) checkpoint at `path` on `test`, store the record in it; returns its manifest entry."
+def record_shipped(path, test: dict, quick: bool = False,
+                   ship_name: str | None = None # the file name it ships under in data/weights (default: its own)
+                   ) -> dict:
+    "Evaluate the (float16) checkpoint at `path` on `test`, store the record in it; returns its manifest entry."
     from mathphys_nb.learn.store import load_checkpoint
     from mathphys_nb.forecast.train import load_forecaster, evaluate
     path = Path(path); model, cfg = load_forecaster(path)
@@ -155,7 +157,7 @@ def record_shipped(path, test: dict, quick: bool = False) -> dict:
     ck = load_checkpoint(path); meta = ck['meta'] | {'params': ev['params'], 'metrics': ev['leads'], 'eval_windows': ev['windows']}
     save_checkpoint(path, ck['state_dict'], ck['config'], dtype=ck['storage']['dtype'], **meta)   # stored as it was (float16)
     nz, ny, nx = cfg.nz, cfg.ny, cfg.nx
-    e = {'path': f'weights/{path.name}', 'kind': 'forecaster', 'system': 'dispersion', 'model': cfg.model, 'config': cfg.name,
+    e = {'path': f'weights/{ship_name or path.name}', 'kind': 'forecaster', 'system': 'dispersion', 'model': cfg.model, 'config': cfg.name,
          'resolution': f'{nz}x{ny}x{nx}', 'recipe': 'forecaster', 'seed': 0,
          **{k: meta.get(k) for k in ('step', 'planned_steps', 'seconds', 'where', 'data', 'params', 'eval_windows')},
          'test_metrics': {k: {kk: v[kk] for kk in ('mse', 'pcc', 'skill', 'fac2')} for k, v in ev['leads'].items()}}
@@ -208,9 +210,15 @@ def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: f
                         dtype='float16', loss_ref=res['loss_ref'], loss_curve=[[row[0], round(row[3], 4)] for row in res['curve']],
                         loss_curve_is='(step, validation MSE over persistence MSE on the same validation windows): the learning curve',
                         data=f"{d.name}: mathphys data make dispersion --n-traj 60 --res {nx} --set nz={nz} (seeds 0-59)")
-            save_checkpoint(path, ship_state(res['model']), {'model_config': cfg.to_dict(), 'train_config': tc.to_dict()}, **meta)
-            if curve_path(ck).exists(): shutil.copyfile(curve_path(ck), curve_path(path))   # the learning curve beside the checkpoint
-            e = record_shipped(path, test, quick)
+            # written and evaluated beside the work checkpoint, then copied into place: a shipped file is never replaced
+            # before its record is complete (and loading it meanwhile would fail the manifest's SHA-256 check)
+            stage = ck.parent / f'{name}.pt'
+            save_checkpoint(stage, ship_state(res['model']), {'model_config': cfg.to_dict(), 'train_config': tc.to_dict()}, **meta)
+            if curve_path(ck).exists(): shutil.copyfile(curve_path(ck), curve_path(stage))   # the learning curve beside the checkpoint
+            e = record_shipped(stage, test, quick, ship_name=path.name)
+            for src, dst in ((stage, path), (Path(f'{stage}.json'), Path(f'{path}.json')), (curve_path(stage), curve_path(path))):
+                if src.exists():
+                    with atomic_path(dst) as t: shutil.copyfile(src, t)
             old = read_manifest().get(name) if not quick else None
             if old and old.get('config') != e['config']: e['replaces'] = {k: old.get(k) for k in PREVIOUS_KEYS}
             elif old and 'replaces' in old: e['replaces'] = old['replaces']

@@ -180,13 +180,18 @@ def stack_fields(res, names) -> np.ndarray:
 shipped_manifest = read_manifest    # the lessons' name for `learn.store.read_manifest`
 
 def autoencoder_ladder(system: str | None = None, manifest: dict | None = None) -> dict[float, AutoencoderCodec]:
-    "Codecs (loaded on first use) of the shipped autoencoders of `system`, keyed by their manifest ratio, highest first."
+    """Codecs (loaded on first use) of the shipped autoencoders of `system`, keyed by their manifest ratio, highest first;
+    where two share a ratio, the one with the lower recorded test VRMSE."""
     import mathphys_nb.emulator.ae_data   # registers the autoencoder kind with the checkpoint store
-    items = []
+    best = {}
+    err = lambda e: (e.get('test') or {}).get('vrmse_mean', float('inf'))
     for k, e in select(read_manifest() if manifest is None else manifest, 'autoencoder', system).items():
-        if 'ratio' not in e: continue
-        c = AutoencoderCodec.load(k, lazy=True); c.entry = e; items.append((float(e['ratio']), c))
-    return dict(sorted(items, key=lambda kv: -kv[0]))
+        r = float(e['ratio']) if 'ratio' in e else None
+        if r is not None and (r not in best or err(e) < err(best[r][1])): best[r] = (k, e)
+    out = {}
+    for r in sorted(best, reverse=True):
+        k, e = best[r]; c = AutoencoderCodec.load(k, lazy=True); c.entry = e; out[r] = c
+    return out
 
 # %% ../../nbs/54_compression.ipynb #b9f9624e
 def learned_emulator(name: str, # a shipped emulator, e.g. 'emu_release64_r64_deterministic'
