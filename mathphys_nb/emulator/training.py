@@ -30,7 +30,7 @@ __all__ = ['EMULATION_DATA', 'emulation_data_command', 'make_emulation_data', 'p
 
 # %% ../../nbs/37_emulator_training.ipynb #e3761459
 EMULATION_DATA = {
-    'euler64_dt04': dict(simulation='euler', n_traj=24, res=64, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
+    'euler64_dt04': dict(simulation='euler', n_traj=96, res=64, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
                          doc='Euler four-quadrant Riemann problems, 64², frames 0.04 apart (4× the default spacing), 101 frames'),
     'euler128_dt04': dict(simulation='euler', n_traj=16, res=128, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
                           doc='Euler four-quadrant Riemann problems, 128², frames 0.04 apart (4× the default spacing), 101 frames'),
@@ -248,8 +248,11 @@ def load_emulator(path) -> tuple:
 def prepare_latents(codec, data, split: str, copies: int = 1, seed: int = 0, cache=None, max_traj: int | None = None) -> LatentSet:
     "Latents (raw, not standardized) of one split, cached in `cache` when given."
     from mathphys_nb.emulator.ae_data import load_frames
-    key = hashlib.sha1(json.dumps([str(Path(data).resolve()), split, copies, seed, max_traj,
-                                   getattr(codec, 'path', None) or json.dumps(codec.to_dict(), sort_keys=True)]).encode()).hexdigest()[:16]
+    stamp = lambda f: [str(f), f.stat().st_size, f.stat().st_mtime_ns]    # remade data or a retrained autoencoder: a new key
+    files = [stamp(f) for f in sorted((Path(data) / 'data' / split).glob('*.hdf5'))]
+    cpath = getattr(codec, 'path', None)
+    ckey = stamp(Path(cpath)) if cpath and Path(cpath).exists() else (cpath or json.dumps(codec.to_dict(), sort_keys=True))
+    key = hashlib.sha1(json.dumps([str(Path(data).resolve()), files, split, copies, seed, max_traj, ckey]).encode()).hexdigest()[:16]
     if cache is not None:
         cp = Path(cache) / f'latents_{split}_{key}.pt'
         if cp.exists():

@@ -217,12 +217,15 @@ def heldout_records(ships: dict, # {model: checkpoint path}, e.g. `shipped_forec
     return out | {'extrapolation': extrapolation_record(arrays, past=past, leads=leads, stride=stride)}
 
 # %% ../../nbs/44_forecast_compare.ipynb #854c646e
-def per_scenario_skill(ships: dict, seeds=HELDOUT_SEEDS, lead: int = 1, stride: int = 8) -> dict:
+def per_scenario_skill(ships: dict, seeds=HELDOUT_SEEDS, lead: int = 1, stride: int = 8,
+                       arrays: dict | None = None # the scenarios already simulated (one trajectory each), e.g. `simulated_split(seeds)`
+                      ) -> dict:
     "{model: [skill at `lead` on each scenario alone]} for scenarios simulated now (seeds no training used)."
     from mathphys_nb.forecast.train import load_forecaster, evaluate
     models = {m: load_forecaster(p) for m, p in ships.items()}; out = {m: [] for m in models}
-    for s in seeds:
-        arrays = simulated_split([s])
+    every = arrays if arrays is not None else simulated_split(seeds)
+    for i in range(len(every['c'])):
+        arrays = {k: v[i:i + 1] for k, v in every.items()}
         for m, (net, cfg) in models.items(): out[m].append(evaluate(net, cfg, arrays, leads=(lead,), stride=stride)['leads'][str(lead)]['skill'])
     return out
 

@@ -41,7 +41,9 @@ class ForecasterConfig(Config):
     residual: bool | None = None   # predict the change over the last frame (default: all but v1)
     skip: bool | None = None       # v2, v2wind: the last frame also enters the decoder (default: yes; notebook 43 says why)
     init: str | None = choice(('relu', 'torch'), None, optional=True)  # 'relu' (He-normal, forget-gate bias 1; v2, v2wind) or 'torch' (v1, simvp)
-    LEGACY = {'skip': False, 'init': 'torch'}   # what a config saved before a field existed meant (checkpoints keep working)
+    act: str = choice(('relu', 'silu'), 'relu')  # v2, v2wind: the activation of the static encoder, fusion and decoder (SiLU cannot die)
+    wind_into: str = choice(('lstm', 'fusion'), 'lstm')  # v2wind: the wind enters the ConvLSTM and the fusion, or the fusion only
+    LEGACY = {'skip': False, 'init': 'torch', 'act': 'relu', 'wind_into': 'lstm'}   # what a config saved before a field existed meant (checkpoints keep working)
 
     def __post_init__(self):
         super().__post_init__()
@@ -51,10 +53,12 @@ class ForecasterConfig(Config):
         if self.skip is None: self.skip = conv_lstm
         if self.skip and not conv_lstm: raise RangeError(f'skip is a v2/v2wind option, not {self.model!r}')
         if self.init is None: self.init = 'relu' if conv_lstm else 'torch'
+        if self.act != 'relu' and not conv_lstm: raise RangeError(f'act is a v2/v2wind option, not {self.model!r}')
+        if self.wind_into != 'lstm' and self.model != 'v2wind': raise RangeError(f'wind_into is a v2wind option, not {self.model!r}')
 
     @property
     def name(self) -> str:
-        skip = '_skip' if self.skip else ''
+        skip = ('_skip' if self.skip else '') + ('' if self.act == 'relu' else f'_{self.act}') + ('_windfusion' if self.wind_into == 'fusion' else '')
         arch = {'v1': f'v1_cnnpool_tf{self.latent}', 'v2': f'v2_convlstm_h{self.hidden}{skip}', 'simvp': f'simvp_unet3d_w{self.hidden}',
                 'v2wind': f'v2wind_convlstm_h{self.hidden}{skip}'}[self.model]
         return f'{arch}{"_res" if self.residual and self.model == "v1" else ""}_p{self.past}_{self.nz}x{self.ny}x{self.nx}'
@@ -110,12 +114,12 @@ class ConvLSTMCell3d(nn.Module):
 
 class UNetDecoder3d(nn.Module):
     "One-level 3D U-Net: conv, down (stride 2), conv, up (transposed), concatenate the skip, conv, 1×1×1 out."
-    def __init__(self, cin: int, w: int = 16, cout: int = 1):
+    def __init__(self, cin: int, w: int = 16, cout: int = 1, act=nn.ReLU):
         super().__init__()
-        self.inc = nn.Sequential(nn.Conv3d(cin, w, 3, padding=1), nn.ReLU())
-        self.down = nn.Sequential(nn.Conv3d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU(), nn.Conv3d(2 * w, 2 * w, 3, padding=1), nn.ReLU())
+        self.inc = nn.Sequential(nn.Conv3d(cin, w, 3, padding=1), act())
+        self.down = nn.Sequential(nn.Conv3d(w, 2 * w, 3, stride=2, padding=1), act(), nn.Conv3d(2 * w, 2 * w, 3, padding=1), act())
         self.up = nn.ConvTranspose3d(2 * w, w, 2, stride=2)
-        self.merge = nn.Sequential(nn.Conv3d(2 * w, w, 3, padding=1), nn.ReLU())
+        self.merge = nn.Sequential(nn.Conv3d(2 * w, w, 3, padding=1), act())
         self.out = nn.Conv3d(w, cout, 1)
 
     def forward(self, x):
@@ -128,11 +132,13 @@ class V2ConvLSTM(nn.Module):
     def __init__(self, cfg: ForecasterConfig):
         super().__init__()
         self.cfg = cfg; hid = cfg.hidden; self.wind = cfg.model == 'v2wind'
-        cin = 1 + (2 if self.wind else 0)
+        self.wind_lstm = self.wind and cfg.wind_into == 'lstm'
+        cin = 1 + (2 if self.wind_lstm else 0)
         self.cells = nn.ModuleList([ConvLSTMCell3d(cin if i == 0 else hid, hid) for i in range(cfg.layers)])
-        self.static_encoder = nn.Sequential(nn.Conv3d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv3d(16, 32, 3, padding=1), nn.ReLU())
-        self.fusion = nn.Sequential(nn.Conv3d(hid + 32 + (2 if self.wind else 0), 32, 1), nn.ReLU())
-        self.decoder = UNetDecoder3d(32 + (1 if cfg.skip else 0), 16)
+        act = {'relu': nn.ReLU, 'silu': nn.SiLU}[cfg.act]
+        self.static_encoder = nn.Sequential(nn.Conv3d(3, 16, 3, padding=1), act(), nn.Conv3d(16, 32, 3, padding=1), act())
+        self.fusion = nn.Sequential(nn.Conv3d(hid + 32 + (2 if self.wind else 0), 32, 1), act())
+        self.decoder = UNetDecoder3d(32 + (1 if cfg.skip else 0), 16, act=act)
         if cfg.init == 'relu': self.reset_parameters()
 
     def reset_parameters(self):
@@ -147,7 +153,7 @@ class V2ConvLSTM(nn.Module):
         if self.wind and (wind is None or wind.shape[1] != P + 1): raise ShapeError(f'v2wind needs wind (B, {P + 1}, 2, nz, ny, nx)')
         states = [(x.new_zeros(B, c.hidden, *x.shape[2:]),) * 2 for c in self.cells]
         for t in range(P):
-            inp = x[:, t:t + 1] if not self.wind else torch.cat([x[:, t:t + 1], wind[:, t]], 1)
+            inp = x[:, t:t + 1] if not self.wind_lstm else torch.cat([x[:, t:t + 1], wind[:, t]], 1)
             for l, cell in enumerate(self.cells):
                 states[l] = cell(inp, states[l]); inp = states[l][0]
         parts = [inp, self.static_encoder(static)] + ([wind[:, P]] if self.wind else [])

@@ -44,12 +44,13 @@ class TrainerConfig(Config):
     ckpt_every: int = positive(100)
     device: str = choice(('cpu', 'cuda', 'auto'), 'cpu')
     threads: int | None = positive(None, optional=True)  # torch threads per process (None: cores / processes)
+    keep: str = choice(('last', 'best'), 'last')  # the checkpoint holds the last weights, or those of the lowest validation row
 
     def __post_init__(self):
         super().__post_init__()
         if self.max_steps is None and self.max_minutes is None: raise RangeError('give max_steps or max_minutes (or both)')
 
-RUN_KEYS = ('max_steps', 'max_minutes', 'valid_every', 'ckpt_every', 'device', 'threads')   # may change between resumed sessions
+RUN_KEYS = ('max_steps', 'max_minutes', 'valid_every', 'ckpt_every', 'device', 'threads', 'keep')   # may change between resumed sessions
 
 # %% ../../nbs/07_learn_trainer.ipynb #48b21175
 def lr_factor(step: int, # steps done so far
@@ -192,6 +193,7 @@ class Trainer:
         self.config = config if config is not None else {'train': cfg.to_dict()}
         self.meta, self.desc = dict(meta or {}), desc or cfg.name
         self.step, self.seconds, self.cpu_seconds, self.rows, self.acc, self.stopped = 0, 0.0, 0.0, [], [0.0, 0], None
+        self.best = None   # (step, validation metric, weights on the CPU) of the lowest validation row so far
 
 # %% ../../nbs/07_learn_trainer.ipynb #af8a5a23
 from fastcore.basics import patch
@@ -226,6 +228,7 @@ def _restore(self: Trainer, st: dict):
     self.step, self.seconds, self.cpu_seconds = int(st['step']), float(st['seconds']), float(st['cpu_seconds'])
     self.rows, self.acc = [list(r) for r in st['rows']], list(st['acc'])
     if st.get('baseline') is not None: self.baseline = float(st['baseline'])   # the run's baseline, as first measured
+    if st.get('best'): self.best = (int(st['best'][0]), float(st['best'][1]), st['best'][2])
 
 # %% ../../nbs/07_learn_trainer.ipynb #4b87cdc4
 def _to(batch, device):
@@ -279,8 +282,10 @@ CURVE_COLUMNS = ('step', 'seconds', 'loss', 'valid', 'baseline')
 @patch
 def add_row(self: Trainer, seconds: float):
     "A learning-curve row: step, seconds, mean training loss since the last row, validation metric, baseline."
-    loss = self.acc[0] / self.acc[1] if self.acc[1] else None
-    self.rows.append([self.step, round(seconds, 3), loss, self.validate(), self.baseline]); self.acc = [0.0, 0]
+    loss, v = (self.acc[0] / self.acc[1] if self.acc[1] else None), self.validate()
+    self.rows.append([self.step, round(seconds, 3), loss, v, self.baseline]); self.acc = [0.0, 0]
+    if self.cfg.keep == 'best' and v is not None and (self.best is None or v < self.best[1]):   # keep='best': remember these weights
+        self.best = (self.step, v, {k: t.detach().cpu().clone() for k, t in self.weights().items()})
 
 @patch
 def curve(self: Trainer, record: dict | None = None) -> dict:
@@ -293,16 +298,19 @@ def curve(self: Trainer, record: dict | None = None) -> dict:
 def save(self: Trainer, record: dict):
     "Checkpoint (with config and meta), learning curve and resume file; rank 0 only; never non-finite weights."
     if self.checkpoint is None or self.dist.rank: return
-    w = self.weights()
+    best = self.cfg.keep == 'best' and self.best is not None
+    w = self.best[2] if best else self.weights()
     bad = [k for k, v in w.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad: raise StabilityError(f'weights {bad[0]!r} became non-finite by step {self.step}; nothing was saved')
     cpu = lambda sd: {k: v.detach().cpu() for k, v in sd.items()}
-    save_checkpoint(self.checkpoint, self.pack(cpu(w)), self.config, **self.meta, step=self.step, train=record, stopped=self.stopped)
+    kept = {'best_step': self.best[0], 'best_valid': self.best[1]} if best else {}
+    save_checkpoint(self.checkpoint, self.pack(cpu(w)), self.config, **self.meta, step=self.step, train=record, stopped=self.stopped, **kept)
     write_json(curve_path(self.checkpoint), self.curve(record))
     save_resume(self.checkpoint, {'model': cpu(self.model.state_dict()), 'optimizer': self.opt.state_dict(),
                                   'ema': cpu(self.ema.state_dict()) if self.ema is not None else {}, 'rng': rng_state(),
                                   'step': self.step, 'seconds': record['seconds'], 'cpu_seconds': record['cpu_seconds'],
-                                  'rows': self.rows, 'acc': self.acc, 'baseline': self.baseline, 'config': self.config})
+                                  'rows': self.rows, 'acc': self.acc, 'baseline': self.baseline, 'config': self.config,
+                                  'best': list(self.best) if self.best is not None else None})
 
 # %% ../../nbs/07_learn_trainer.ipynb #85ee0dd7
 @patch
@@ -343,6 +351,9 @@ def fit(self: Trainer, resume: bool = True, # continue from `<checkpoint>.resume
     if bar is not None: bar.close()
     if d.world > 1: torch.distributed.barrier()
     if self.ema is not None: self.model.load_state_dict(self.weights())
+    best = cfg.keep == 'best' and self.best is not None
+    if best: self.model.load_state_dict(self.best[2])             # the model in memory is the one saved
     rec = record(); last = self.rows[-1] if self.rows else [self.step, rec['seconds'], None, None, self.baseline]
-    return {'checkpoint': self.checkpoint, 'step': self.step, 'loss': last[2], 'valid': last[3], 'baseline': self.baseline,
-            'curve': self.rows, 'stopped': self.stopped, 'record': rec, 'rank': d.rank, 'world': d.world}
+    return {'checkpoint': self.checkpoint, 'step': self.step, 'loss': last[2], 'valid': self.best[1] if best else last[3],
+            'baseline': self.baseline, 'curve': self.rows, 'stopped': self.stopped, 'record': rec, 'rank': d.rank, 'world': d.world,
+            **({'best_step': self.best[0]} if best else {})}

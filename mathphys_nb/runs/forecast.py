@@ -52,6 +52,8 @@ def _train_cmd(argv) -> int:
     ap.add_argument('--threads', type=positive_int, default=2, help='torch threads')
     ap.add_argument('--crop', type=positive_int, default=None, help='train on random horizontal crops of this size, not v1 (default: whole grids)')
     ap.add_argument('--no-skip', action='store_true', help="v2/v2wind: the design documents' decoder exactly (no last-frame skip)")
+    ap.add_argument('--act', default='relu', choices=('relu', 'silu'), help='v2/v2wind: activation of the encoder, fusion and decoder')
+    ap.add_argument('--wind-into', default='lstm', choices=('lstm', 'fusion'), help='v2wind: the wind enters the ConvLSTM and the fusion, or the fusion only')
     ap.add_argument('--plain-mse', action='store_true', help='optimise the plain MSE, not the MSE over persistence\'s')
     ap.add_argument('--max-minutes', type=positive_float, default=None, help='stop (checkpoint saved) after this wall time (default: no limit)')
     ap.add_argument('--out', type=writable_file, default=None, help='checkpoint path (default build/forecast/<config>.pt)')
@@ -60,7 +62,8 @@ def _train_cmd(argv) -> int:
     try:
         d = Path(a.data) if a.data else _dataset_for(a.size)
         arr = load_split(d, 'train'); nz, ny, nx = arr['c'].shape[2:]
-        cfg = ForecasterConfig(a.model, past=a.past or SIZES[a.size]['past'], nz=nz, ny=ny, nx=nx, **({'skip': False} if a.no_skip else {}))
+        cfg = ForecasterConfig(a.model, past=a.past or SIZES[a.size]['past'], nz=nz, ny=ny, nx=nx, act=a.act, **({'skip': False} if a.no_skip else {}),
+                               **({'wind_into': a.wind_into} if a.model == 'v2wind' else {}))
         tc = TrainConfig(max_steps=a.max_steps, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads, crop=a.crop,
                          loss_norm=not a.plain_mse, max_minutes=a.max_minutes)
         out = Path(a.out or build_dir('forecast', f'{cfg.name}.pt'))
@@ -142,6 +145,7 @@ command('forecast', 'visualize', help='slices of truth / prediction / error from
 # %% ../../nbs/96_runs_forecast.ipynb #f0e3ce75
 RECIPE = {'v1': {'max_steps': 300, 'batch': 4, 'lr': 2e-3}, 'v2': {'max_steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1},
           'simvp': {'max_steps': 600, 'batch': 8, 'lr': 1e-3}, 'v2wind': {'max_steps': 1200, 'batch': 4, 'lr': 1e-3, 'crop': 12, 'minutes': 14, 'threads': 1}}
+# a recipe may also give architecture options: 'arch': {'act': 'silu'} (tried for v2wind: no better, notebook 44)
 PREVIOUS_KEYS = ('config', 'step', 'planned_steps', 'seconds', 'where', 'test_metrics')
 
 from ..forecast.compare import SHIPPED_EVAL as EVAL      # the same 12 test rollouts for every model
@@ -190,7 +194,7 @@ def forecaster_weights(out_dir, quick: bool = False, models=None, max_minutes: f
         train, valid, test = load_split(d, 'train'), load_split(d, 'valid'), load_split(d, 'test'); nz, ny, nx = train['c'].shape[2:]
         for m in models or list(RECIPE):
             r = RECIPE[m]
-            cfg = ForecasterConfig(m, past=2 if quick else SIZES['cpu']['past'], nz=nz, ny=ny, nx=nx,
+            cfg = ForecasterConfig(m, past=2 if quick else SIZES['cpu']['past'], nz=nz, ny=ny, nx=nx, **r.get('arch', {}),
                                    **({'hidden': 4, 'latent': 16, 'heads': 2, 'ff': 16} if quick else {}))
             minutes = max_minutes if max_minutes is not None else r.get('minutes', 10.0)
             tc = TrainConfig(**{**dict(max_steps=2 if quick else r['max_steps'], batch=2 if quick else r['batch'], seed=0, lr=r['lr'],
