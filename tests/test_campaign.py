@@ -57,9 +57,9 @@ def test_device_cuda_without_a_gpu_is_refused_before_anything_is_written(tmp_pat
 
 
 def test_make_weights_passes_the_campaign_through():
-    r = subprocess.run(['make', '--no-print-directory', '-n', 'weights', 'BUDGET=5', 'ONLY=forecaster ae_euler64_r80', 'DEVICE=cuda', 'RESUME=1'],
+    r = subprocess.run(['make', '--no-print-directory', '-n', 'weights', 'BUDGET=5', 'ONLY=forecaster ae_euler64_r80_dctres', 'DEVICE=cuda', 'RESUME=1'],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert 'mathphys weights --budget 5 --only forecaster ae_euler64_r80 --device cuda --resume' in r.stdout, r.stdout[-500:]
+    assert 'mathphys weights --budget 5 --only forecaster ae_euler64_r80_dctres --device cuda --resume' in r.stdout, r.stdout[-500:]
     r = subprocess.run(['make', '--no-print-directory', '-n', 'weights'], cwd=ROOT, capture_output=True, text=True, timeout=60)
     line = [l for l in r.stdout.splitlines() if 'mathphys weights' in l]           # (under `make test`, make prints directory lines too)
     assert line and line[-1].rstrip().endswith('mathphys weights'), r.stdout[-300:]
@@ -71,7 +71,7 @@ def test_list_names_every_recipe_with_its_models():
 
 
 def test_only_takes_families_and_model_names_in_training_order():
-    assert campaign_models(['forecaster', 'ae_euler64_r80'])[0] == ('autoencoder', 'ae_euler64_r80')
+    assert campaign_models(['forecaster', 'ae_euler64_r80_dctres'])[0] == ('autoencoder', 'ae_euler64_r80_dctres')
     assert {f for f, _ in campaign_models(['forecaster'])} == {'forecaster'}
 
 

@@ -43,7 +43,7 @@ def test_each_bad_checkpoint_gets_one_clear_error_naming_the_file(bad_files, nam
 
 
 def test_a_checkpoint_of_another_kind_is_refused_naming_both_kinds():
-    ae = entry_file(MANIFEST['ae_euler64_r80'])
+    ae = entry_file(MANIFEST['ae_euler64_r80_dctres'])
     with pytest.raises(CheckpointError, match="holds a checkpoint of kind 'autoencoder', not of kind 'emulator'"):
         load_model(ae, 'emulator')
     with pytest.raises(CheckpointError, match="of kind 'forecaster', not of kind 'autoencoder'"):

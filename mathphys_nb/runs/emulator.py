@@ -172,7 +172,7 @@ SHIPPED_EMULATORS = {  # name: (autoencoder, emulation data set, kind)
     f'emu_{ae[3:]}_{kind}': (ae, data, kind)
     for ae, data in (('ae_euler64_r80_dctres', 'euler64_dt04'), ('ae_euler64_r320_dctres', 'euler64_dt04'),
                      ('ae_release_anywhere64_r1024_pcares', 'release_anywhere64'),
-                     ('ae_release64_r64', 'release64'), ('ae_euler128_r80', 'euler128_dt04'), ('ae_euler128_r80_dctres', 'euler128_dt04'))
+                     ('ae_release64_r64', 'release64'), ('ae_euler128_r80', 'euler128_dt04'))
     for kind in ('diffusion', 'deterministic')}
 SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, max_steps=400, batch=16, lr=1e-3, warmup=40, ckpt_every=100,
                      max_minutes=15.0)
@@ -187,8 +187,6 @@ SHIPPED_TRAIN_OVER = {   # per emulator. 128²: 16×16 latents, 4× the tokens p
     **{f'emu_euler64_r{r}_dctres_{kind}': dict(width=120 if r == 80 else 96, depth=3, heads=4, batch=64, max_steps=20_000,
                                               warmup=200, ckpt_every=500, valid_every=250, max_minutes=8.0, keep='best')
        for r in (80, 320) for kind in ('diffusion', 'deterministic')},
-    **{f'emu_euler128_r80_dctres_{kind}': dict(width=120, depth=3, heads=4, batch=64, max_steps=20_000, warmup=200, ckpt_every=500,
-                                              valid_every=250, max_minutes=8.0, keep='best') for kind in ('diffusion', 'deterministic')},
     **{f'emu_release_anywhere64_r1024_pcares_{kind}': dict(width=48, depth=3, heads=2, batch=64, max_steps=20_000, warmup=200,
                                                           ckpt_every=500, valid_every=250, max_minutes=5.0)
        for kind in ('diffusion', 'deterministic')}}
