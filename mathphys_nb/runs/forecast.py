@@ -69,7 +69,8 @@ def _train_cmd(argv) -> int:
         out = Path(a.out or build_dir('forecast', f'{cfg.name}.pt'))
         r = train_forecaster(cfg, tc, arr, out, resume=a.resume, valid=load_split(d, 'valid'))
     except MathPhysError as e: ap.exit(2, f'error: {e}\n')
-    print(f"{cfg.name}: step {r['step']}/{tc.max_steps}, last loss {r['loss']:.4g}, valid MSE / persistence {r['valid']:.4g}, "
+    g = lambda v: '–' if v is None else f'{v:.4g}'    # a run stopped by its time budget right after a curve row has no loss since it
+    print(f"{cfg.name}: step {r['step']}/{tc.max_steps}, last loss {g(r['loss'])}, valid MSE / persistence {g(r['valid'])}, "
           f"{r['record']['seconds']:.0f} s -> {out}")
     return 0
 
