@@ -19,20 +19,20 @@ from ..learn.config import positive, choice
 from ..learn.trainer import TrainerConfig, Trainer, share, require_finite
 from ..learn.store import save_checkpoint, load_checkpoint, load_model
 from ..learn.codec import AutoencoderCodec, FieldTransform, PoolCodec, standardize, unstandardize
-from ..learn.metrics import persistence_pairs, vrmse
+from ..learn.metrics import persistence_pairs, vrmse, lead_vrmse
 from .denoiser import ViTConfig, build_emulator
 
 # %% auto #0
 __all__ = ['EMULATION_DATA', 'emulation_data_command', 'make_emulation_data', 'persistence_vrmse', 'codec_from_dict',
            'resolve_path', 'dataset_params', 'encode_trajectories', 'LatentSet', 'sample_windows',
-           'EmulatorTrainConfig', 'window_batches', 'emulator_loss', 'valid_loss', 'persistence_loss', 'train_emulator',
-           'load_emulator', 'prepare_latents', 'fit_emulator']
+           'EmulatorTrainConfig', 'window_batches', 'emulator_loss', 'valid_loss', 'persistence_loss', 'rollout_vrmse',
+           'train_emulator', 'load_emulator', 'prepare_latents', 'fit_emulator']
 
 # %% ../../nbs/37_emulator_training.ipynb #e3761459
 EMULATION_DATA = {
     'euler64_dt04': dict(simulation='euler', n_traj=96, res=64, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
                          doc='Euler four-quadrant Riemann problems, 64², frames 0.04 apart (4× the default spacing), 101 frames'),
-    'euler128_dt04': dict(simulation='euler', n_traj=16, res=128, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
+    'euler128_dt04': dict(simulation='euler', n_traj=64, res=128, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
                           doc='Euler four-quadrant Riemann problems, 128², frames 0.04 apart (4× the default spacing), 101 frames'),
     'release64': dict(simulation='diffusion', n_traj=24, res=64, seed=10_000, params={'t_end': 0.5, 'n_frames': 26},
                       doc='one Gaussian release spreading (3 parameters), 64², frames 0.02 apart, 26 frames'),
@@ -174,6 +174,7 @@ class EmulatorTrainConfig(TrainerConfig):
     warmup: int = positive(50, minimum=0)
     ckpt_every: int = positive(200)
     valid_every: int = positive(200)
+    valid_leads: int = positive(0, minimum=0)   # > 0: validate on rollouts this many states long (their VRMSE), not on the loss
     RENAMED = {'steps': 'max_steps'}
 
     @classmethod
@@ -181,6 +182,7 @@ class EmulatorTrainConfig(TrainerConfig):
         d = super().upgrade(d)
         if not d.get('valid_every'): d['valid_every'] = d.get('ckpt_every', 200)   # older runs: 0 meant "at checkpoints"
         if not d.get('max_minutes'): d['max_minutes'] = None                       # older runs: 0 meant "no time budget"
+        d.setdefault('valid_leads', 0)                                                 # older runs: validated on the loss
         return d
 
     @property
@@ -219,6 +221,41 @@ def persistence_loss(data: LatentSet, cfg: EmulatorTrainConfig, n_batches: int =
         tot += float((((last - x) ** 2) * unk).sum() / unk.expand_as(x).sum().clamp(min=1))
     return tot / n_batches
 
+# %% ../../nbs/37_emulator_training.ipynb #309f882e
+@torch.no_grad()
+def rollout_vrmse(model,                  # an emulator, or None for persistence (the last true state, repeated)
+                  data: LatentSet,        # standardized latents of whole trajectories (n, T, C, h, w)
+                  leads: int = 20,        # rollout length: the score is the mean over leads 1..leads
+                  decode=None,            # standardized latents (N, C, h, w) → physical frames (N, F, H, W); None: score latents
+                  frames=None,            # (n, T, F, H, W) the physical frames of `data`: the truth when `decode` is given
+                  starts: int = 3, members: int = 2, sampler_steps: int = 8, seed: int = 12345,
+                  scored: int = 10,       # leads scored, spread evenly over 1..leads (decoding is the cost)
+                  ) -> float:
+    "Mean over scored leads of the VRMSE of rollouts from one true state at `starts` fixed times per trajectory."
+    from mathphys_nb.emulator.rollout import rollout
+    n, T = data.z.shape[:2]
+    if T < leads + 2: raise RangeError(f'trajectories of {T} states are too short for rollouts of {leads}')
+    if decode is not None and (frames is None or tuple(np.shape(frames)[:2]) != (n, T)):
+        raise ShapeError(f'decode needs the frames of the {n} trajectories of {T} states')
+    idx = [(i, int(t)) for i in range(n) for t in np.unique(np.linspace(0, T - 1 - leads, starts).round())]
+    rows, t0 = torch.tensor([i for i, _ in idx]), torch.tensor([t for _, t in idx])
+    lead = torch.as_tensor(np.unique(np.linspace(1, leads, min(scored, leads)).round()).astype(int))
+    steps = t0[:, None] + lead                                               # (B, scored) times of the truth
+    if model is None: pred = data.z[rows, t0][:, None, None].expand(-1, 1, len(lead), *data.z.shape[2:])
+    else:
+        was = model.training; model.eval(); k = members if getattr(model, 'kind', '') == 'diffusion' else 1
+        pred = rollout(model, data.z[rows, t0][:, None], leads, data.params[rows].float(), k, sampler_steps,
+                       torch.Generator().manual_seed(seed))[:, :, lead - 1]; model.train(was)
+    if decode is None:
+        return float(((pred.mean(1) - data.z[rows[:, None], steps]) ** 2).mean().sqrt())
+    if model is None: phys = np.asarray(frames)[rows.numpy(), t0.numpy()][:, None].repeat(len(lead), 1)
+    else:
+        flat = pred.reshape(-1, *pred.shape[3:])
+        u = np.concatenate([np.asarray(decode(flat[j:j + 256])) for j in range(0, len(flat), 256)])
+        phys = u.reshape(*pred.shape[:3], *u.shape[1:]).mean(1)              # the ensemble mean, in physical space
+    truth = np.asarray(frames)[rows.numpy()[:, None], steps.numpy()]
+    return float(lead_vrmse(phys, truth).mean())
+
 # %% ../../nbs/37_emulator_training.ipynb #ef4f2905
 def train_emulator(train: LatentSet,    # standardized training latents
                    cfg: EmulatorTrainConfig,
@@ -227,15 +264,23 @@ def train_emulator(train: LatentSet,    # standardized training latents
                    extra_config: dict | None = None, # stored in the checkpoint's config (codec, latent stats, data)
                    resume: bool = True, # continue from `<out>.resume.pt` when present
                    stop_after: int | None = None,  # stop (checkpointed) after this step: for resume tests
-                   show: bool = True) -> dict:     # the trainer's record, with `name`
+                   show: bool = True,              # progress bar
+                   decode=None, valid_frames=None, # with `cfg.valid_leads`: `rollout_vrmse`'s decoder and the valid frames
+                   ) -> dict:                      # the trainer's record, with `name`
     "Train an emulator with the one trainer; atomic checkpoints every `cfg.ckpt_every` steps; exact resume."
     require_finite(train.z, 'training latents'); require_finite(train.params, 'training parameters')
     _, _, C, h, w = train.z.shape; vit = cfg.vit(C, h, w, train.params.shape[1])
     torch.manual_seed(cfg.seed); model = build_emulator(vit)
     config = {'train': cfg.to_dict(), 'name': cfg.name, 'kind': cfg.kind, 'vit': asdict(vit), **(extra_config or {})}
-    vf = (lambda m: valid_loss(m, valid, cfg)) if valid is not None else None
-    base = persistence_loss(valid, cfg) if valid is not None and cfg.kind == 'deterministic' else None
-    r = Trainer(model, cfg, window_batches(train, cfg), emulator_loss, out, vf, base, f'valid {cfg.kind} loss',
+    if valid is not None and cfg.valid_leads:
+        score = lambda m: rollout_vrmse(m, valid, cfg.valid_leads, decode, valid_frames)
+        vf, base = score, score(None)
+        label = f"valid {'VRMSE' if decode is not None else 'latent RMSE'}, {cfg.kind} rollouts of {cfg.valid_leads}"
+    else:
+        vf = (lambda m: valid_loss(m, valid, cfg)) if valid is not None else None
+        base = persistence_loss(valid, cfg) if valid is not None and cfg.kind == 'deterministic' else None
+        label = f'valid {cfg.kind} loss'
+    r = Trainer(model, cfg, window_batches(train, cfg), emulator_loss, out, vf, base, label,
                 'persistence' if base is not None else '', config).fit(resume, stop_after, show)
     return r | {'name': cfg.name}
 
@@ -278,4 +323,9 @@ def fit_emulator(codec, data, cfg: EmulatorTrainConfig, out, copies: int = 4, ca
     extra = {'codec': codec_config or codec.to_dict(), 'latent_mean': mean, 'latent_std': std,
              'param_names': tr.param_names, 'data': str(data), 'copies': copies,
              'latent_shape': list(tr.z.shape[2:]), 'frame_shape': tr.frame_shape}
-    return train_emulator(S(tr), cfg, out, S(va), extra, resume, stop_after, show)
+    dec = fr = None
+    if cfg.valid_leads:                  # rollouts are scored on the physical frames: decode as the evaluation does
+        from mathphys_nb.emulator.ae_data import load_frames
+        fr = load_frames(data, 'valid', max_traj=max_traj).data
+        dec = lambda x: codec.decode(unstandardize(x, mean, std))
+    return train_emulator(S(tr), cfg, out, S(va), extra, resume, stop_after, show, dec, fr)
