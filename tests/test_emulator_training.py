@@ -175,7 +175,8 @@ def test_shipped_recipes_cover_two_euler_ratios_the_moving_release_and_128():
     assert ratios == {'ae_euler64_r80_dctres', 'ae_euler64_r320_dctres'}
     assert SHIPPED_EMULATORS['emu_release_anywhere64_r1024_pcares_diffusion'][1] == 'release_anywhere64'
     assert EMULATION_DATA['release_anywhere64']['params']['centre'] == 'anywhere'
-    assert SHIPPED_EMULATORS['emu_euler128_r80_deterministic'] == ('ae_euler128_r80', 'euler128_dt04', 'deterministic')
+    assert SHIPPED_EMULATORS['emu_euler128_r80_dctres_deterministic'] == ('ae_euler128_r80_dctres', 'euler128_dt04', 'deterministic')
+    assert not any(n.startswith('emu_euler128_r80_d') and 'dctres' not in n for n in SHIPPED_EMULATORS)
     assert EMULATION_DATA['euler128_dt04']['res'] == 128 and SHIPPED_TRAIN['max_minutes'] <= 15
     assert all(o['max_minutes'] <= 15 for o in SHIPPED_TRAIN_OVER.values())
 

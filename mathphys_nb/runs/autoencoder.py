@@ -142,23 +142,18 @@ FAMILY = {'euler_flow': 'random four-quadrant Riemann states: shocks and vortice
 _RES = {'width': 32, 'blocks': 2, 'dropout': 0.0, 'batch': 16, 'lr': 1e-3, 'warmup': 200, 'valid_every': 250, 'ckpt_every': 250}
 
 SHIPPED = {   # name: (data recipe, training overrides); steps sized to what 2 busy shared cores gave in one session
-    # the DC-AE at 80×: kept as the start of the 128² model below (it loses to DCT on held-out data; the 320× and 1280×
-    # DC-AEs, which lost to both baselines, are no longer shipped: the residual designs further down replace them)
-    'ae_euler64_r80':     (EULER64, {'ratio': 80, 'max_steps': 450, 'warmup': 50}),
+    # the release DC-AEs (centres near the middle of the box, lesson 08's contrast); the Euler DC-AEs, which lost to PCA or DCT
+    # on held-out data, are no longer shipped: the residual designs further down replace them
     'ae_release64_r64':   (RELEASE64, {'ratio': 64, 'max_steps': 300, 'warmup': 50}),
     'ae_release64_r256':  (RELEASE64, {'ratio': 256, 'max_steps': 200, 'warmup': 20}),
     'ae_release64_r1024': (RELEASE64, {'ratio': 1024, 'max_steps': 150, 'warmup': 20}),
-    # 128²: fine-tuned from the 64² 80× model on the 128² emulation set (a name in emulator.training.EMULATION_DATA)
-    'ae_euler128_r80':    ('euler128_dt04', {'factor': 8, 'lat_channels': 4, 'init_from': 'ae_euler64_r80', 'max_steps': 120,
-                                             'batch': 8, 'lr': 3e-4, 'warmup': 10, 'valid_every': 40, 'ckpt_every': 20,
-                                             'max_minutes': 14.0}),
     # a linear base (DCT: the better start on Euler; PCA on the moving release) plus a learned correction; cannot start behind it
     'ae_euler64_r80_dctres':  (EULER64, {'design': 'dct_residual', 'ratio': 80, 'embed': 8, **_RES, 'max_steps': 6000, 'max_minutes': 30.0}),
     'ae_euler64_r320_dctres': (EULER64, {'design': 'dct_residual', 'ratio': 320, 'embed': 8, **_RES, 'max_steps': 6000, 'max_minutes': 30.0}),
     'ae_release_anywhere64_r1024_pcares': (RELEASE_ANYWHERE64, {'design': 'pca_residual', 'ratio': 1024, 'embed': 16, **_RES,
                                                                 'max_steps': 8000, 'max_minutes': 30.0}),
-    # 128²: the same design on the 128² emulation set (k = 1024 DCT coefficients at 80×; a step costs ~4× the 64² one);
-    # no emulator is shipped on it yet: on the 12 training trajectories of that set they overfitted (notebook 95)
+    # 128²: the same design on the 128² emulation set (a name in emulator.training.EMULATION_DATA; k = 1024 DCT coefficients
+    # at 80×; a step costs ~4× the 64² one): 15 minutes on the set's first 16 trajectories, then fine-tuned for 10 on all 64
     'ae_euler128_r80_dctres': ('euler128_dt04', {'design': 'dct_residual', 'ratio': 80, 'embed': 8, **_RES, 'batch': 8,
                                                  'max_steps': 6000, 'max_minutes': 15.0}),
     # the rest of the moving release's ladder (the compression explorer's slider): 64 and 16 numbers per frame
@@ -213,7 +208,7 @@ def build_shipped(name: str, out_dir=None, work=None, train_only: bool = False, 
     system = SYSTEM_OF.get(c['data']['dataset'], c['data']['dataset'].rsplit('_', 1)[0])
     entry = {'path': str(path.relative_to(out_dir.parent)),                     # relative to data/ for data/weights
              'kind': 'autoencoder', 'system': system, 'resolution': recipe['res'],
-             'ratio': c['data']['ratio'], 'config': c['name'], 'params': n_params(load_autoencoder(path)[0]),
+             'ratio': c['data']['ratio'], 'config': c['name'], 'params': n_params(load_autoencoder(r['checkpoint'])[0]),   # not `path`: its manifest entry is the old one until below
              'family': FAMILY.get(system.removesuffix('_128'), ''), 'data_recipe': recipe, 'seed': cfg.seed,
              'train': {'steps': r['step'], 'batch': cfg.batch, 'seconds': round(rec['seconds'], 1),
                        'cpu_seconds': round(rec['cpu_seconds'], 1), 'where': machine(), 'device': rec['device'],

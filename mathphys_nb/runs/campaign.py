@@ -165,6 +165,8 @@ def _ae_train(name: str, s: Session, share: float):
     base = {**SHIPPED[name][1], **({'batch': 4} if s.quick else {})}.get('batch', AETrainConfig.__dataclass_fields__['batch'].default)
     over = s.over(mm, base)
     if s.resume and not had and (s.out / f'{name}.pt').exists(): over['init_from'] = str(s.out / f'{name}.pt')
+    elif s.resume and had and (init := ((load_resume(ck) or {}).get('config') or {}).get('train', {}).get('init_from')):
+        over['init_from'] = init                # a resumed fine-tune goes on from the same start (its config says so)
     e = build_shipped(name, s.out, work=s.work, quick=s.quick, show=s.show, train_over=over)
     return e, curve_path(s.out / f'{name}.pt'), prior
 

@@ -172,21 +172,23 @@ SHIPPED_EMULATORS = {  # name: (autoencoder, emulation data set, kind)
     f'emu_{ae[3:]}_{kind}': (ae, data, kind)
     for ae, data in (('ae_euler64_r80_dctres', 'euler64_dt04'), ('ae_euler64_r320_dctres', 'euler64_dt04'),
                      ('ae_release_anywhere64_r1024_pcares', 'release_anywhere64'),
-                     ('ae_release64_r64', 'release64'), ('ae_euler128_r80', 'euler128_dt04'))
+                     ('ae_release64_r64', 'release64'), ('ae_euler128_r80_dctres', 'euler128_dt04'))
     for kind in ('diffusion', 'deterministic')}
 SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, max_steps=400, batch=16, lr=1e-3, warmup=40, ckpt_every=100,
                      max_minutes=15.0)
-SHIPPED_TRAIN_OVER = {   # per emulator. 128²: 16×16 latents, 4× the tokens per state of 64²; a window of 3 states (768 tokens, not
-    # 1280: attention dominates, a training step costs ~2.5× less) and batches of 8 keep a model within the time budget
-    **{f'emu_euler128_r80_{kind}': dict(window=3, max_context=2, max_steps=800, batch=8, warmup=50, ckpt_every=100, max_minutes=14.0)
-       for kind in ('diffusion', 'deterministic')},
+SHIPPED_TRAIN_OVER = {   # per emulator
     # residual autoencoders: the latent is one vector of k coefficients per state (a 1×1 grid, one token per state), so a
     # step is cheap: wider tokens (k = 256 at 80×, 64 at 320×; the width is capped by the 20 MB of all shipped weights),
     # larger batches, more steps; the checkpoint keeps the weights of the lowest validation loss (on the first 24-trajectory
     # set the deterministic ones overfitted: validation loss lowest after ~1500 steps, then rising while the training loss fell)
     **{f'emu_euler64_r{r}_dctres_{kind}': dict(width=120 if r == 80 else 96, depth=3, heads=4, batch=64, max_steps=20_000,
-                                              warmup=200, ckpt_every=500, valid_every=250, max_minutes=8.0, keep='best')
+                                              warmup=200, ckpt_every=500, max_minutes=8.0, keep='best',
+                                              # 80×: the kept weights are those that roll out best (60 leads), not those of the lowest loss
+                                              **({'valid_leads': 60, 'valid_every': 1000} if r == 80 else {'valid_every': 250}))
        for r in (80, 320) for kind in ('diffusion', 'deterministic')},
+    # 128² on the residual autoencoder: the 64² 80× model's shape (one token of 1024 DCT-residual numbers per state)
+    **{f'emu_euler128_r80_dctres_{kind}': dict(width=120, depth=3, heads=4, batch=64, max_steps=20_000, warmup=200, ckpt_every=500,
+                                              valid_every=250, max_minutes=10.0, keep='best') for kind in ('diffusion', 'deterministic')},
     **{f'emu_release_anywhere64_r1024_pcares_{kind}': dict(width=48, depth=3, heads=2, batch=64, max_steps=20_000, warmup=200,
                                                           ckpt_every=500, valid_every=250, max_minutes=5.0)
        for kind in ('diffusion', 'deterministic')}}
@@ -238,7 +240,7 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
                                          'threads': r['record']['threads'], 'load_average': r['record']['load_average'],
                                          'where': machine(), 'train_loss': r['loss'], 'valid_loss': r['valid'],
                                          'valid_persistence': r['baseline'], 'stopped': r['stopped'],
-                                         **({'kept': f"weights of step {r['best_step']} (lowest validation loss)"} if 'best_step' in r else {})},
+                                         **({'kept': f"weights of step {r['best_step']} (lowest {'rollout VRMSE' if cfg.valid_leads else 'validation loss'})"} if 'best_step' in r else {})},
              'test': js, 'bytes': path.stat().st_size}
     if cc: entry['autoencoder_sha256'] = file_sha256(resolve_ae(ae))
     if out_dir.resolve() == data_dir('weights').resolve():
