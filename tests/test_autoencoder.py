@@ -220,6 +220,22 @@ def test_euler_recipes_are_residual_designs_and_128_trains_on_the_emulation_set(
     assert rec == 'euler128_dt04' and EMULATION_DATA[rec]['res'] == 128 and over['max_minutes'] <= 15
 
 
+def test_retraining_a_shipped_model_in_place_updates_its_manifest_entry(tmp_path, monkeypatch):
+    "The export replaces the shipped file before its manifest entry is rewritten; reading the new file back then failed the SHA-256 check."
+    import mathphys_nb.learn.store as store
+    from mathphys_nb.runs.autoencoder import build_shipped
+    root = tmp_path / 'data'; w = root / 'weights'; w.mkdir(parents=True)
+    def fake_data_dir(*parts, create=False):                               # a data folder whose weights/ the store checks
+        p = root.joinpath(*parts); p.mkdir(parents=True, exist_ok=True) if create else None; return p
+    monkeypatch.setattr(store, 'data_dir', fake_data_dir)
+    kw = dict(work=tmp_path / '_work', quick=True, show=False)
+    build_shipped('ae_release64_r256', w, **kw); sha1 = store.read_manifest()['ae_release64_r256']['sha256']
+    e = build_shipped('ae_release64_r256', w, train_over={'max_steps': 3}, **kw)    # resumes the work run: one more step
+    m = store.read_manifest()['ae_release64_r256']
+    assert e['train']['steps'] == 3 and m['sha256'] != sha1 and m['sha256'] == store.file_sha256(w / 'ae_release64_r256.pt')
+    assert store.load_checkpoint(w / 'ae_release64_r256.pt')['config']     # checked against the new entry
+
+
 def test_nan_data_is_one_error_line_and_no_checkpoint(tmp_path):
     "Issue 17: NaN in the data once gave all-NaN checkpoints; now `train ae` stops before training, exit 2, one line."
     import h5py
