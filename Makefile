@@ -61,7 +61,7 @@ data: install
 	$(BIN)/mathphys data default
 
 ## The shipped checkpoints in data/weights/ (with their manifest): long on a CPU, run once and commit.
-## A campaign: `make weights BUDGET=120 [ONLY="ae_euler64_r80 forecaster"] [DEVICE=cuda] [RESUME=1]` (minutes, split equally).
+## A campaign: `make weights BUDGET=120 [ONLY="ae_euler64_r80_dctres forecaster"] [DEVICE=cuda] [RESUME=1]` (minutes, split equally).
 weights: install
 	$(BIN)/mathphys weights $(if $(BUDGET),--budget $(BUDGET)) $(if $(ONLY),--only $(ONLY)) $(if $(DEVICE),--device $(DEVICE)) $(if $(RESUME),--resume)
 

@@ -207,7 +207,7 @@ def entry_file(entry: dict, # a manifest entry
     if folder is None: return data_dir() / entry['path']
     return Path(folder) / Path(entry['path']).name
 
-def update_manifest(name: str, # checkpoint name, e.g. 'ae_euler64_r80'
+def update_manifest(name: str, # checkpoint name, e.g. 'ae_euler64_r80_dctres'
                     entry: dict, # path (relative to data/), kind, system, config, recipe, metrics, ...
                     folder=None # write `<folder>/manifest.json` instead of data/weights'
                    ) -> dict:
