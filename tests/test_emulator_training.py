@@ -155,7 +155,13 @@ def test_torchrun_two_processes_keep_weights_in_sync(tiny, tmp_path):
                           '--heads', '2', '--steps', '4', '--batch', '8', '--copies', '1', '--threads', '1'],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    rows = [json.loads(l) for l in out.stdout.splitlines() if l.startswith('{')]
+    rows, dec, txt = [], json.JSONDecoder(), out.stdout      # the two ranks print at once: a line can hold both objects
+    i = txt.find('{"')
+    while i != -1:
+        try: obj, i = dec.raw_decode(txt, i)
+        except ValueError: i += 1; obj = None
+        if isinstance(obj, dict) and 'rank' in obj: rows.append(obj)
+        i = txt.find('{"', i)
     assert sorted(r['rank'] for r in rows) == [0, 1] and all(r['world'] == 2 for r in rows)
     assert rows[0]['valid_loss'] == rows[1]['valid_loss']
     assert (tmp_path / 'ddp.pt').exists()
