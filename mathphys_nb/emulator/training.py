@@ -19,7 +19,7 @@ from ..learn.config import positive, choice
 from ..learn.trainer import TrainerConfig, Trainer, share, require_finite
 from ..learn.store import save_checkpoint, load_checkpoint, load_model
 from ..learn.codec import AutoencoderCodec, FieldTransform, PoolCodec, standardize, unstandardize
-from ..learn.metrics import persistence_pairs, vrmse, lead_vrmse
+from ..learn.metrics import persistence_pairs, persistence, vrmse, lead_vrmse
 from .denoiser import ViTConfig, build_emulator
 
 # %% auto #0
@@ -248,7 +248,7 @@ def rollout_vrmse(model,                  # an emulator, or None for persistence
                        torch.Generator().manual_seed(seed))[:, :, lead - 1]; model.train(was)
     if decode is None:
         return float(((pred.mean(1) - data.z[rows[:, None], steps]) ** 2).mean().sqrt())
-    if model is None: phys = np.asarray(frames)[rows.numpy(), t0.numpy()][:, None].repeat(len(lead), 1)
+    if model is None: phys = persistence(np.asarray(frames)[rows.numpy(), t0.numpy()][:, None], len(lead))   # learn.metrics'
     else:
         flat = pred.reshape(-1, *pred.shape[3:])
         u = np.concatenate([np.asarray(decode(flat[j:j + 256])) for j in range(0, len(flat), 256)])
