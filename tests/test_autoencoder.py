@@ -229,11 +229,11 @@ def test_retraining_a_shipped_model_in_place_updates_its_manifest_entry(tmp_path
         p = root.joinpath(*parts); p.mkdir(parents=True, exist_ok=True) if create else None; return p
     monkeypatch.setattr(store, 'data_dir', fake_data_dir)
     kw = dict(work=tmp_path / '_work', quick=True, show=False)
-    build_shipped('ae_release64_r256', w, **kw); sha1 = store.read_manifest()['ae_release64_r256']['sha256']
-    e = build_shipped('ae_release64_r256', w, train_over={'max_steps': 3}, **kw)    # resumes the work run: one more step
-    m = store.read_manifest()['ae_release64_r256']
-    assert e['train']['steps'] == 3 and m['sha256'] != sha1 and m['sha256'] == store.file_sha256(w / 'ae_release64_r256.pt')
-    assert store.load_checkpoint(w / 'ae_release64_r256.pt')['config']     # checked against the new entry
+    build_shipped('ae_euler64_r320_dctres', w, **kw); sha1 = store.read_manifest()['ae_euler64_r320_dctres']['sha256']
+    e = build_shipped('ae_euler64_r320_dctres', w, train_over={'max_steps': 3}, **kw)    # resumes the work run: one more step
+    m = store.read_manifest()['ae_euler64_r320_dctres']
+    assert e['train']['steps'] == 3 and m['sha256'] != sha1 and m['sha256'] == store.file_sha256(w / 'ae_euler64_r320_dctres.pt')
+    assert store.load_checkpoint(w / 'ae_euler64_r320_dctres.pt')['config']     # checked against the new entry
 
 
 def test_nan_data_is_one_error_line_and_no_checkpoint(tmp_path):

@@ -1,7 +1,7 @@
 """The training campaign (`mathphys weights --budget`): budget split, the lock, bad arguments, the manifest's records,
 the curve picture, int8 re-storage with the metric re-measured, a tiny end-to-end campaign on CPU through the GPU
 script, and the shipped folder's size and SHA-256 checks. Tiny models only: seconds of training in all."""
-import contextlib, io, json, os, subprocess, sys
+import contextlib, io, json, os, shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -96,7 +96,7 @@ def test_tiny_campaign_end_to_end_on_cpu_through_the_gpu_script(tmp_path):
                        env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-2000:]
     m = read_manifest(tmp_path / 'w')
-    assert sorted(m) == ['ae_release64_r256', 'emu_euler64_r80_dctres_deterministic', 'forecast_simvp']
+    assert sorted(m) == ['ae_euler64_r320_dctres', 'emu_euler64_r80_dctres_deterministic', 'forecast_simvp']
     for n, e in m.items():
         c = e['campaign']
         assert all(k in c for k in KEYS), (n, sorted(c))
@@ -106,34 +106,34 @@ def test_tiny_campaign_end_to_end_on_cpu_through_the_gpu_script(tmp_path):
         f = entry_file(e, tmp_path / 'w'); assert e['sha256'] == file_sha256(f)
         assert (tmp_path / 'w' / f'{n}.curve.png').stat().st_size > 5_000 and (tmp_path / 'w' / f'{n}.curve.json').exists()
         assert load_checkpoint(f)['config']                    # loads through the store
-    assert m['ae_release64_r256']['test']['vrmse_mean'] > 0
+    assert m['ae_euler64_r320_dctres']['test']['vrmse_mean'] > 0
     assert {p.name: p.stat().st_mtime for p in weights_dir().iterdir()} == before
 
 
 def test_resume_continues_from_the_work_checkpoint_and_a_busy_machine_gets_one_warning(tmp_path, monkeypatch, capsys):
-    kw = dict(only=['ae_release64_r256'], out=tmp_path / 'w', quick=True, show=False, lock=tmp_path / 'lock', log=lambda *a: None)
+    kw = dict(only=['ae_euler64_r320_dctres'], out=tmp_path / 'w', quick=True, show=False, lock=tmp_path / 'lock', log=lambda *a: None)
     with monkeypatch.context() as mp:
         mp.setattr(os, 'getloadavg', lambda: (os.cpu_count() + 3.0, 0.0, 0.0))
         run_campaign(0.05, **kw)
     err = [l for l in capsys.readouterr().err.splitlines() if 'load average' in l]
     assert len(err) == 1 and err[0].startswith('warning: the 1-minute load average is') and f'{os.cpu_count()} cores' in err[0], err
-    s1 = read_manifest(tmp_path / 'w')['ae_release64_r256']['campaign']['steps']
+    s1 = read_manifest(tmp_path / 'w')['ae_euler64_r320_dctres']['campaign']['steps']
     run_campaign(0.05, resume=True, **kw)
-    c = read_manifest(tmp_path / 'w')['ae_release64_r256']['campaign']
+    c = read_manifest(tmp_path / 'w')['ae_euler64_r320_dctres']['campaign']
     assert c['resume'] and c['resumed_minutes'] > 0 and c['steps'] >= s1, (s1, c)
 
 
 def test_requantize_keeps_int8_only_within_tolerance_and_rerecords_the_metric(tmp_path):
     "A tiny autoencoder: int8 stored and re-measured; a zero tolerance refuses a change."
     w = tmp_path / 'w'
-    run_campaign(0.05, only=['ae_release64_r256'], out=w, quick=True, show=False, lock=tmp_path / 'lock', log=lambda *a: None)
-    e0 = read_manifest(w)['ae_release64_r256']; b0 = (w / 'ae_release64_r256.pt').stat().st_size
+    run_campaign(0.05, only=['ae_euler64_r320_dctres'], out=w, quick=True, show=False, lock=tmp_path / 'lock', log=lambda *a: None)
+    e0 = read_manifest(w)['ae_euler64_r320_dctres']; b0 = (w / 'ae_euler64_r320_dctres.pt').stat().st_size
     r0 = requantize_shipped(dtype='int8', tolerance=1e-12, folder=w, root=tmp_path / 'well', log=lambda *a: None)[0]
     assert r0['kept'] == (abs(r0['after'] - r0['before']) <= 1e-12) and r0['after'] != r0['before']   # int8 moves it: refused
-    assert read_manifest(w)['ae_release64_r256'] == e0 and (w / 'ae_release64_r256.pt').stat().st_size == b0   # nothing changed
+    assert read_manifest(w)['ae_euler64_r320_dctres'] == e0 and (w / 'ae_euler64_r320_dctres.pt').stat().st_size == b0   # nothing changed
     assert sorted(p.name for p in w.iterdir() if 'tmp' in p.name) == []
     rows = requantize_shipped(dtype='int8', tolerance=0.5, folder=w, root=tmp_path / 'well', log=lambda *a: None)
-    e = read_manifest(w)['ae_release64_r256']; f = w / 'ae_release64_r256.pt'
+    e = read_manifest(w)['ae_euler64_r320_dctres']; f = w / 'ae_euler64_r320_dctres.pt'
     assert rows[0]['kept'] and e['dtype'] == 'int8' and load_checkpoint(f)['storage']['dtype'] == 'int8'
     assert f.stat().st_size < b0 and e['sha256'] == file_sha256(f) and e['bytes'] == f.stat().st_size
     assert e['test']['vrmse_mean'] == pytest.approx(rows[0]['after']) and e['storage_check']['metric_before'] == pytest.approx(e0['test']['vrmse_mean'], rel=1e-4)
@@ -164,3 +164,17 @@ def test_prune_removes_only_what_no_recipe_names(tmp_path):
     assert rc == 0 and 'pruned 1 model(s): ae_euler64_r1280' in out, (out, err)
     assert list(read_manifest(w)) == ['forecast_simvp'] and (w / 'forecast_simvp.pt').exists()
     assert not any(p.name.startswith('ae_euler64_r1280') for p in w.iterdir())
+
+
+def test_a_resumed_fine_tune_keeps_its_init_from(tmp_path):
+    "`--resume` of a campaign that fine-tunes from the shipped weights once dropped `init_from` on its second session: the resume file's config then differed and the resume was refused."
+    w = tmp_path / 'w'; name = 'ae_euler64_r320_dctres'
+    kw = dict(only=[name], out=w, quick=True, show=False, lock=tmp_path / 'lock', log=lambda *a: None)
+    run_campaign(0.05, **kw)                                  # the "shipped" model
+    shutil.rmtree(w / '_work')                                # no resume file: a resumed campaign fine-tunes from the shipped file
+    run_campaign(0.05, resume=True, **kw)
+    e1 = read_manifest(w)[name]
+    assert e1['train']['init_from'] == str(w / f'{name}.pt'), e1['train']
+    run_campaign(0.05, resume=True, **kw)                     # a resume file exists now: the run goes on from it, init_from kept
+    e2 = read_manifest(w)[name]
+    assert e2['train']['init_from'] == e1['train']['init_from'] and e2['campaign']['resume'] and e2['train']['steps'] >= e1['train']['steps']

@@ -40,8 +40,8 @@ def test_the_two_truncations_are_one_codec_and_exact_when_everything_is_kept():
 
 
 def test_a_shipped_autoencoder_is_a_codec_with_the_manifest_ratio():
-    e = read_manifest()['ae_release64_r64']
-    ae = AutoencoderCodec.load('ae_release64_r64')
+    e = read_manifest()['ae_release_anywhere64_r64_pcares']
+    ae = AutoencoderCodec.load('ae_release_anywhere64_r64_pcares')
     assert ae.ratio == pytest.approx(e['ratio']) and ae.bytes_per_frame == e['test']['bytes_per_frame']
     x = np.abs(RNG.normal(size=(2, 1, 64, 64))).astype(np.float32)
     assert ae.roundtrip(x).shape == x.shape and ae.encode(x).shape[0] == 2

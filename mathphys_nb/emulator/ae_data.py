@@ -123,20 +123,21 @@ register_kind('autoencoder', lambda ck: 'arch' in ck['config'] and 'transform' i
 # %% ../../nbs/31_ae_data.ipynb #469577b0
 SWAP_SETTINGS = [('dct', 0.125), ('basis', 0.125), ('cordic', 0.125), ('seed', 0.125), ('quant', 4.25), ('quant', 8.25)]
 
-def autoencoder_weight_swap(checkpoint, # a checkpoint written by the autoencoder's training (e.g. data/weights/ae_release64_r64.pt)
+def autoencoder_weight_swap(checkpoint, # a checkpoint written by the autoencoder's training (e.g. data/weights/ae_release_anywhere64_r64_pcares.pt)
                             frames: np.ndarray, # (N, F, H, W) physical frames of its system, the Well's axis order
                             settings=SWAP_SETTINGS, # (codec family, bits per weight) pairs
                             n_search: int = 1024, # seeds searched per block by the seed codec
                             min_weights: int = 4096 # tensors smaller than this stay float32
                            ) -> list[dict]:
-    "The autoencoder's VRMSE after its large weight tensors are coded by each codec at equal bits per weight."
+    "The autoencoder's VRMSE after its large learned weight tensors are coded by each codec at equal bits per weight."
     from mathphys_nb.codec.study import codec_at_rate, _code
     from mathphys_nb.codec.poincare import relative_rmse
     from mathphys_nb.learn.store import load_model
     model, tf, _ = load_model(checkpoint, 'autoencoder')
     sd = {k: v.clone() for k, v in model.state_dict().items()}
-    big = [k for k, v in sd.items() if v.ndim >= 2 and v.numel() >= min_weights]
-    n_big, n_all = sum(sd[k].numel() for k in big), sum(v.numel() for v in sd.values() if v.is_floating_point())
+    learned = dict(model.named_parameters())      # not buffers: a PCA or DCT base is fitted or fixed, and stays float32
+    big = [k for k in learned if learned[k].ndim >= 2 and learned[k].numel() >= min_weights]
+    n_big, n_all = sum(sd[k].numel() for k in big), sum(v.numel() for v in learned.values())
     score = lambda: float(np.mean(list(reconstruction_vrmse(model, frames, tf).values())))
     rows = [{'codec': 'float32 (none)', 'bpw': 32.0, 'vrmse': score(), 'weight rel. RMSE': 0.0, 'bytes': 4 * n_big}]
     for fam, bpw in progress(list(settings), desc='autoencoder weights'):

@@ -34,8 +34,6 @@ EMULATION_DATA = {
                          doc='Euler four-quadrant Riemann problems, 64², frames 0.04 apart (4× the default spacing), 101 frames'),
     'euler128_dt04': dict(simulation='euler', n_traj=64, res=128, seed=10_000, params={'t_end': 4.0, 'n_frames': 101},
                           doc='Euler four-quadrant Riemann problems, 128², frames 0.04 apart (4× the default spacing), 101 frames'),
-    'release64': dict(simulation='diffusion', n_traj=24, res=64, seed=10_000, params={'t_end': 0.5, 'n_frames': 26},
-                      doc='one Gaussian release spreading (3 parameters), 64², frames 0.02 apart, 26 frames'),
     'release_anywhere64': dict(simulation='diffusion', n_traj=24, res=64, seed=10_000,
                                params={'t_end': 0.5, 'n_frames': 26, 'centre': 'anywhere'},
                                doc='one Gaussian release anywhere in the periodic box, spreading, 64², frames 0.02 apart, 26 frames'),

@@ -155,7 +155,7 @@ class Session:
 # %% ../../nbs/90f_campaign.ipynb #3f297923
 def _ae_models(quick: bool) -> list[str]:
     from mathphys_nb.runs.autoencoder import SHIPPED
-    return ['ae_release64_r256'] if quick else list(SHIPPED)
+    return ['ae_euler64_r320_dctres'] if quick else list(SHIPPED)
 
 def _ae_train(name: str, s: Session, share: float):
     from mathphys_nb.runs.autoencoder import SHIPPED, build_shipped

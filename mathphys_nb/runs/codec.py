@@ -212,10 +212,12 @@ def demo_autoencoder_weights(report, quick: bool = True):
     from mathphys_nb.core import data_dir
     from mathphys_nb.learn.store import read_manifest
     from mathphys_nb.physics.simulation import run_simulation
-    if 'ae_release64_r64' not in read_manifest(): raise MathPhysError('ae_release64_r64 is not shipped (make weights)')
-    held = np.concatenate([run_simulation('diffusion_process', n=64, seed=s, n_frames=6 if quick else 21).fields['u'] for s in (10_001, 10_002)])
+    ae = 'ae_release_anywhere64_r64_pcares'     # the release anywhere in the box, 64 numbers per frame
+    if ae not in read_manifest(): raise MathPhysError(f'{ae} is not shipped (make weights)')
+    held = np.concatenate([run_simulation('diffusion_process', n=64, seed=s, n_frames=6 if quick else 21, centre='anywhere').fields['u']
+                           for s in (10_001, 10_002)])
     frames = np.swapaxes(held, -1, -2)[:, None].astype(np.float32)
-    rows = autoencoder_weight_swap(data_dir('weights', 'ae_release64_r64.pt'), frames, n_search=256 if quick else 4096)
+    rows = autoencoder_weight_swap(data_dir('weights', f'{ae}.pt'), frames, n_search=256 if quick else 4096)
     report.section("Weight codecs on a real target: the release autoencoder's own weights")
     report.table(rows, 'autoencoder VRMSE on held-out frames after its large weight tensors are coded at equal bits per weight '
                  '(bytes = coded size of those tensors)')

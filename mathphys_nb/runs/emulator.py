@@ -171,8 +171,7 @@ def eval_emulator_command(argv: list[str]) -> int:
 SHIPPED_EMULATORS = {  # name: (autoencoder, emulation data set, kind)
     f'emu_{ae[3:]}_{kind}': (ae, data, kind)
     for ae, data in (('ae_euler64_r80_dctres', 'euler64_dt04'), ('ae_euler64_r320_dctres', 'euler64_dt04'),
-                     ('ae_release_anywhere64_r1024_pcares', 'release_anywhere64'),
-                     ('ae_release64_r64', 'release64'), ('ae_euler128_r80_dctres', 'euler128_dt04'))
+                     ('ae_release_anywhere64_r1024_pcares', 'release_anywhere64'), ('ae_euler128_r80_dctres', 'euler128_dt04'))
     for kind in ('diffusion', 'deterministic')}
 SHIPPED_TRAIN = dict(width=48, depth=3, heads=2, window=5, max_context=4, max_steps=400, batch=16, lr=1e-3, warmup=40, ckpt_every=100,
                      max_minutes=15.0)
@@ -183,12 +182,16 @@ SHIPPED_TRAIN_OVER = {   # per emulator
     # set the deterministic ones overfitted: validation loss lowest after ~1500 steps, then rising while the training loss fell)
     **{f'emu_euler64_r{r}_dctres_{kind}': dict(width=120 if r == 80 else 96, depth=3, heads=4, batch=64, max_steps=20_000,
                                               warmup=200, ckpt_every=500, max_minutes=8.0, keep='best',
-                                              # 80×: the kept weights are those that roll out best (60 leads), not those of the lowest loss
-                                              **({'valid_leads': 60, 'valid_every': 1000} if r == 80 else {'valid_every': 250}))
+                                              # 80×: the kept weights are those that roll out best (60 leads), not those of the lowest loss;
+                                              # 8 augmented copies of each training trajectory (4 before; the 128² pair gained from 8)
+                                              **({'valid_leads': 60, 'valid_every': 1000, 'copies': 8} if r == 80 else {'valid_every': 250}))
        for r in (80, 320) for kind in ('diffusion', 'deterministic')},
-    # 128² on the residual autoencoder: the 64² 80× model's shape (one token of 1024 DCT-residual numbers per state)
+    # 128² on the residual autoencoder: the 64² 80× model's shape (one token of 1024 DCT-residual numbers per state); on 64
+    # trajectories (51 to train on) the lowest validation loss came at a third of a 10-minute run: 8 augmented copies of each
+    # training trajectory (not 4), and the weights kept are those whose 60-state validation rollouts score best
     **{f'emu_euler128_r80_dctres_{kind}': dict(width=120, depth=3, heads=4, batch=64, max_steps=20_000, warmup=200, ckpt_every=500,
-                                              valid_every=250, max_minutes=10.0, keep='best') for kind in ('diffusion', 'deterministic')},
+                                              valid_leads=60, valid_every=1000, copies=8, max_minutes=12.0, keep='best')
+       for kind in ('diffusion', 'deterministic')},
     **{f'emu_release_anywhere64_r1024_pcares_{kind}': dict(width=48, depth=3, heads=2, batch=64, max_steps=20_000, warmup=200,
                                                           ckpt_every=500, valid_every=250, max_minutes=5.0)
        for kind in ('diffusion', 'deterministic')}}
@@ -221,9 +224,10 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
     else:
         data = make_emulation_data(data_name)
         codec, cc = ae_codec(ae); train = {**SHIPPED_TRAIN, **SHIPPED_TRAIN_OVER.get(name, {})}
-    cfg = EmulatorTrainConfig(kind=kind, **{**train, **train_over})
+    kw = {**train, **train_over}; copies = 1 if quick else kw.pop('copies', 4)   # augmented copies: a data choice, not the model's
+    cfg = EmulatorTrainConfig(kind=kind, **kw)
     run = work / f'{name}.pt'
-    r = fit_emulator(codec, data, cfg, run, copies=1 if quick else 4, cache=work / '_latents', codec_config=cc, show=not quick)
+    r = fit_emulator(codec, data, cfg, run, copies=copies, cache=work / '_latents', codec_config=cc, show=not quick)
     emu = Emulator.load(run, codec)
     fr = load_frames(data, 'test'); prm = emu.select_params(*dataset_params(data, 'test'))
     ev = evaluate_rollouts(emu, fr.data, prm[:len(fr.data)], 1, (2 if quick else 8) if kind == 'diffusion' else 1,
@@ -235,7 +239,7 @@ def build_shipped_emulator(name: str, out_dir=None, work=None, quick: bool = Fal
              'kind': 'emulator', 'model': kind, 'system': recipe['simulation'] if not quick else 'euler (quick)',
              'resolution': recipe['res'] if not quick else recipe['res'] // 4, 'ratio': emu.ratio, 'autoencoder': cc['name'] if cc else codec.name,
              'config': cfg.name, 'data_recipe': {'name': data_name, **recipe} if not quick else f"tiny euler {recipe['res'] // 4}² (quick)",
-             'seed': cfg.seed, 'train': {'steps': r['step'], 'batch': cfg.batch, 'seconds': round(r['record']['seconds'], 1),
+             'seed': cfg.seed, 'train': {'steps': r['step'], 'batch': cfg.batch, 'copies': copies, 'seconds': round(r['record']['seconds'], 1),
                                          'cpu_seconds': round(r['record']['cpu_seconds'], 1), 'device': r['record']['device'],
                                          'threads': r['record']['threads'], 'load_average': r['record']['load_average'],
                                          'where': machine(), 'train_loss': r['loss'], 'valid_loss': r['valid'],

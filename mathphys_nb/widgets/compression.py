@@ -18,7 +18,7 @@ from .viewer import FieldViewer
 # %% auto #0
 __all__ = ['FourierCodec', 'DESIGN_LEVELS', 'shipped_manifest', 'fourier_ladder', 'ratio_curve', 'plot_ratio_curves',
            'level_request', 'nearest_ratio', 'level_table', 'FourierHeatEmulator', 'heat_solver', 'CompressionExplorer',
-           'stack_fields', 'autoencoder_ladder', 'learned_emulator', 'weight_ladder']
+           'stack_fields', 'autoencoder_ladder', 'retired_autoencoders', 'learned_emulator', 'weight_ladder']
 
 # %% ../../nbs/54_compression.ipynb #04db0e19
 FourierCodec = TruncationCodec.fourier    # the Fourier truncation of `learn.codec`, by the name the lessons use
@@ -193,8 +193,27 @@ def autoencoder_ladder(system: str | None = None, manifest: dict | None = None) 
         k, e = best[r]; c = AutoencoderCodec.load(k, lazy=True); c.entry = e; out[r] = c
     return out
 
+# %% ../../nbs/54_compression.ipynb #b73d600b
+def retired_autoencoders(bench=None) -> list[dict]:
+    """The recorded scores of autoencoders no longer shipped (the DC-AEs that lost to PCA or DCT), from `bench/`: the
+    manifest entries kept in `experiments/ae_*.manifest.json` (test split of their recipe) and the held-out evaluations
+    in `heldout/ae_*.json` of models the manifest no longer lists. Empty where the checkout's `bench/` is absent."""
+    import json
+    from pathlib import Path
+    from mathphys_nb.core import repo_root
+    b = Path(bench or repo_root() / 'bench'); live = set(read_manifest()); rows = []
+    for f in sorted(b.glob('experiments/ae_*.manifest.json')) + sorted(b.glob('heldout/ae_*.json')):
+        name = f.name.split('.')[0]
+        if name in live: continue
+        d = json.loads(f.read_text()); t = d.get('test', d)
+        rows.append({'name': name, 'system': d.get('system') or ('euler_flow' if name.startswith('ae_euler') else '?'),
+                     'ratio': float(t['ratio']), 'vrmse': float(t['vrmse_mean']), **{k: float(v) for k, v in t['baselines'].items()},
+                     'scored on': 'held-out trajectories' if 'heldout' in f.parts else 'its recipe\'s test split', 'file': str(f.relative_to(b.parent))})
+    return rows
+
+
 # %% ../../nbs/54_compression.ipynb #b9f9624e
-def learned_emulator(name: str, # a shipped emulator, e.g. 'emu_release64_r64_deterministic'
+def learned_emulator(name: str, # a shipped emulator, e.g. 'emu_release_anywhere64_r1024_pcares_deterministic'
                      params: dict | None = None, # its simulation parameters by name (config['param_names'])
                      members: int = 1, # ensemble members (diffusion emulators); the mean is shown
                      sampler_steps: int = 8 # sampler steps per state (diffusion emulators)
