@@ -236,7 +236,7 @@ def core_table(summaries: dict, # {name: `summarize` result or a shipped emulato
     return {'ratios': ratios, 'goal_ratio': None if goal is None else f'{goal:g}', 'rows': rows, 'verdicts': verdicts}
 
 # %% ../../nbs/38_rollout_eval.ipynb #caf57604
-def load_shipped(name: str, # a shipped emulator, e.g. 'emu_euler64_r80_diffusion'
+def load_shipped(name: str, # a shipped emulator, e.g. 'emu_euler64_r80_dctres_diffusion'
                  ) -> Emulator:
     "The shipped emulator `name` (its file checked against the manifest), refused when its autoencoder's file changed since training."
     e = shipped_entry(name, 'emulator'); want = e.get('autoencoder_sha256')
