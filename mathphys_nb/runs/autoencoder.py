@@ -358,10 +358,10 @@ def demo_autoencoder(report, quick: bool = True, ctx=None, folder=None):
     report.table(field_rows(entries), 'per-field VRMSE'); report.table(goal_rows(entries), "the issue's goals, measured")
     report.figure(plot_error_vs_ratio(entries), 'error vs compression ratio (LOLA: 512², reference only)')
     root = build_dir('demo', 'ae_heldout', create=True)
-    systems = ['euler_flow'] if quick else ['euler_flow', 'diffusion_process']
+    systems = ['euler_flow'] if quick else ['euler_flow', 'diffusion_process_anywhere']   # the two shipped 64² families
     held = {s: heldout_data(root, s, n_frames=4 if quick else None) for s in systems}
     report.table(live_rows(entries, held), 'live check: the shipped checkpoints on freshly made held-out frames (seeds 58–60)')
-    for s, f in (('euler_flow', 'density'), ('diffusion_process', 'u')):
+    for s, f in (('euler_flow', 'density'), ('diffusion_process_anywhere', 'u')):
         if s in held: report.figure(reconstruction_figure(entries, held[s], s, f), f'{s}: original / reconstruction / error per ratio')
 
 # %% ../../nbs/94_runs_autoencoder.ipynb #8846fc67
